@@ -1,0 +1,89 @@
+# geoshard: PGXS build, plus `make test` / `make demo` that also set the machine up.
+#
+# The usual PGXS targets keep their meaning (make, make install, make installcheck).
+# `make test` and `make demo` first install missing Debian packages, build and
+# install (elevating through sudo when not root), then run servers as the
+# unprivileged postgres user when started by root.
+
+EXTENSION = geoshard
+EXTVERSION = 0.1
+
+MODULE_big = geoshard
+OBJS = \
+	src/common/geoshard.o \
+	src/common/guc.o \
+	src/common/shmem.o \
+	src/geo/quadkey.o \
+	src/geo/quadkey_ops.o \
+	src/geo/quadkey_gist.o \
+	src/geo/sphere.o \
+	src/geo/cap.o \
+	src/geo/cover.o \
+	src/geo/dwithin.o \
+	src/geo/shardmap.o
+
+# Install script: per-area SQL files joined in this order.
+SQL_PARTS = \
+	src/common/common.sql \
+	src/geo/geo.sql
+
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard $(EXTENSION)--*--*.sql)
+
+REGRESS = \
+	geo_quadkey \
+	geo_quadkey_ops \
+	geo_distance \
+	geo_cover \
+	geo_index \
+	geo_shardmap
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+
+# Where this Makefile lives, known before PGXS (which may be missing on a fresh machine).
+GEOSHARD_SRC := $(patsubst %/,%,$(dir $(firstword $(MAKEFILE_LIST))))
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+all install installcheck:
+	@echo "geoshard: $(PG_CONFIG) not found; 'make test' installs the build dependencies" >&2
+	@exit 1
+endif
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+# Elevate only the steps that need it.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: deps test demo demo-stop bench
+
+deps:
+	@$(SUDO) $(GEOSHARD_SRC)/test/install-deps.sh
+
+test: deps
+	$(MAKE) -C $(GEOSHARD_SRC) all
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@$(GEOSHARD_SRC)/test/run-tests.sh "$(REGRESS)"
+
+demo: deps
+	$(MAKE) -C $(GEOSHARD_SRC) all
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@$(GEOSHARD_SRC)/test/demo/demo.sh start
+
+demo-stop:
+	@$(GEOSHARD_SRC)/test/demo/demo.sh stop
+
+bench: deps
+	$(MAKE) -C $(GEOSHARD_SRC) all
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@$(GEOSHARD_SRC)/test/bench/run.sh

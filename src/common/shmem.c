@@ -1,0 +1,129 @@
+/*
+ * src/common/shmem.c
+ *	  Owns geoshard's shmem_request_hook and shmem_startup_hook (PG15) and
+ *	  chains the hooks installed before ours.
+ *
+ * The request hook sums what each area needs and reserves it together with
+ * the "geoshard" LWLock tranche; the startup hook creates or attaches each
+ * area's struct under AddinShmemInitLock and initialises it only when it was
+ * not found.  An area plugs in by adding its size, lock count and init
+ * function to the table below.  Both hooks run only when the library is in
+ * shared_preload_libraries; SQL functions that need shared memory check
+ * GeoshardShmemAttached() and raise OBJECT_NOT_IN_PREREQUISITE_STATE when it
+ * is false.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+
+#include "common/shmem.h"
+
+/*
+ * The header every geoshard shared segment starts with.  Written once by the
+ * startup hook, read-only afterwards, so it needs no lock.
+ */
+typedef struct GeoshardSharedHeader
+{
+	uint32		version;		/* layout version of the shared structs */
+} GeoshardSharedHeader;
+
+#define GEOSHARD_SHMEM_VERSION 1
+
+/* One row per area that keeps state in shared memory. */
+typedef struct GeoshardShmemArea
+{
+	const char *name;			/* ShmemInitStruct key, "geoshard <area>" */
+	Size		(*size) (void);
+	int			lwlocks;		/* locks the area takes from the tranche */
+	void		(*init) (void *shared, bool found);
+} GeoshardShmemArea;
+
+static Size HeaderShmemSize(void);
+static void HeaderShmemInit(void *shared, bool found);
+
+static const GeoshardShmemArea areas[] = {
+	{"geoshard header", HeaderShmemSize, 0, HeaderShmemInit},
+};
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static GeoshardSharedHeader *shared_header = NULL;
+
+static Size
+HeaderShmemSize(void)
+{
+	return MAXALIGN(sizeof(GeoshardSharedHeader));
+}
+
+static void
+HeaderShmemInit(void *shared, bool found)
+{
+	shared_header = (GeoshardSharedHeader *) shared;
+	if (!found)
+		shared_header->version = GEOSHARD_SHMEM_VERSION;
+}
+
+static void
+GeoshardShmemRequest(void)
+{
+	Size		size = 0;
+	int			locks = 0;
+
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	for (int i = 0; i < (int) lengthof(areas); i++)
+	{
+		size = add_size(size, areas[i].size());
+		locks += areas[i].lwlocks;
+	}
+	RequestAddinShmemSpace(size);
+	if (locks > 0)
+		RequestNamedLWLockTranche("geoshard", locks);
+}
+
+static void
+GeoshardShmemStartup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	for (int i = 0; i < (int) lengthof(areas); i++)
+	{
+		bool		found;
+		void	   *shared = ShmemInitStruct(areas[i].name, areas[i].size(), &found);
+
+		areas[i].init(shared, found);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Install the hooks; called from _PG_init during preload only. */
+void
+GeoshardShmemInit(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = GeoshardShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = GeoshardShmemStartup;
+}
+
+/* Is this backend attached to geoshard's shared memory? */
+bool
+GeoshardShmemAttached(void)
+{
+	return shared_header != NULL && shared_header->version == GEOSHARD_SHMEM_VERSION;
+}
+
+/* geoshard.is_preloaded(): was the library loaded through shared_preload_libraries? */
+PG_FUNCTION_INFO_V1(geoshard_is_preloaded);
+Datum
+geoshard_is_preloaded(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(GeoshardShmemAttached());
+}

@@ -1,0 +1,90 @@
+/*
+ * src/geo/cover.c
+ *	  quadkey_cover: the tiles at one level that together cover a circle.
+ *
+ * The cover is found top down: start from the world tile and, level by
+ * level, keep only the children that meet the cap.  Work is proportional to
+ * the answer (plus its boundary), not to the cap's bounding box, so polar
+ * caps and caps across the antimeridian cost nothing special.  Every tile
+ * that holds a point within the radius is returned (a correct superset);
+ * tiles are dropped only when their nearest point is out of reach, which is
+ * as tight as a set of whole tiles can be.
+ */
+#include "postgres.h"
+
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/tuplestore.h"
+
+#include "common/guc.h"
+#include "geo/cap.h"
+#include "geo/quadkey.h"
+
+static void
+CheckCoverSize(int64 cells, int level)
+{
+	if (cells > geoshard_cover_max_cells)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cover at level %d needs more than %d cells", level, geoshard_cover_max_cells),
+				 errhint("Use a coarser level, a smaller radius, or raise geoshard.cover_max_cells.")));
+}
+
+/* quadkey_cover(lat, lon, radius_m, level) -> setof quadkey, in quadkey order */
+PG_FUNCTION_INFO_V1(quadkey_cover);
+Datum
+quadkey_cover(PG_FUNCTION_ARGS)
+{
+	double		lat = PG_GETARG_FLOAT8(0);
+	double		lon = PG_GETARG_FLOAT8(1);
+	double		radius_m = PG_GETARG_FLOAT8(2);
+	int32		level = PG_GETARG_INT32(3);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	GeoCap		cap;
+	Quadkey    *cells;
+	int64		ncells = 1;
+
+	GeoCapInit(&cap, lat, lon, radius_m);
+	QuadkeyCheckLevel(level);
+
+	cells = palloc(sizeof(Quadkey));
+	cells[0] = QuadkeyMake(0, 0);
+
+	/* children of tiles in order stay in order, so no sort is needed */
+	for (int l = 1; l <= level; l++)
+	{
+		Quadkey    *next;
+		int64		nnext = 0;
+
+		next = palloc(mul_size(sizeof(Quadkey), mul_size(ncells, 4)));
+		for (int64 i = 0; i < ncells; i++)
+		{
+			uint64		path = QuadkeyPath(cells[i]);
+
+			for (int d = 0; d < 4; d++)
+			{
+				Quadkey		child = QuadkeyMake((path << 2) | (uint64) d, l);
+				QuadkeyBox	box;
+
+				QuadkeyToBox(child, &box);
+				if (GeoCapMeetsBox(&cap, &box))
+					next[nnext++] = child;
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		CheckCoverSize(nnext, level);
+		pfree(cells);
+		cells = next;
+		ncells = nnext;
+	}
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC | MAT_SRF_BLESS);
+	for (int64 i = 0; i < ncells; i++)
+	{
+		Datum		value = QuadkeyGetDatum(cells[i]);
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,141 @@
+/*
+ * src/geo/sphere.c
+ *	  Spherical geometry: coordinate checks, haversine distance, and the
+ *	  shortest distance from a point to a latitude/longitude rectangle.
+ *
+ * Everything works on a sphere of radius GEO_EARTH_RADIUS_M, the mean radius
+ * PostGIS uses for geography with use_spheroid => false, so haversine() and
+ * ST_Distance(geog, geog, false) agree.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+
+#include "geo/sphere.h"
+
+void
+GeoCheckLatLon(double lat, double lon)
+{
+	if (isnan(lat) || isinf(lat) || isnan(lon) || isinf(lon))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("coordinates must be finite numbers"),
+				 errdetail("Got latitude %g and longitude %g.", lat, lon)));
+	if (lat < -90.0 || lat > 90.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("latitude %g is out of range", lat),
+				 errdetail("Latitude must be between -90 and 90 degrees.")));
+	if (lon < -180.0 || lon > 180.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("longitude %g is out of range", lon),
+				 errdetail("Longitude must be between -180 and 180 degrees.")));
+}
+
+void
+GeoCheckRadius(double radius_m)
+{
+	if (isnan(radius_m))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("radius must be a number, not NaN")));
+	if (radius_m < 0.0 || radius_m > GEO_MAX_DISTANCE_M)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("radius %g m is out of range", radius_m),
+				 errdetail("A radius runs from 0 to %.1f m, half the earth's circumference.",
+						   GEO_MAX_DISTANCE_M)));
+}
+
+/* Great-circle distance in metres (haversine formula, stable for small distances). */
+double
+GeoDistance(double lat1, double lon1, double lat2, double lon2)
+{
+	double		sdlat = sin(GEO_RADIANS(lat2 - lat1) * 0.5);
+	double		sdlon = sin(GEO_RADIANS(lon2 - lon1) * 0.5);
+	double		a = sdlat * sdlat + cos(GEO_RADIANS(lat1)) * cos(GEO_RADIANS(lat2)) * sdlon * sdlon;
+
+	/* rounding can push a a hair past 1 for antipodal points */
+	if (a > 1.0)
+		a = 1.0;
+	return 2.0 * GEO_EARTH_RADIUS_M * asin(sqrt(a));
+}
+
+/* Absolute longitude difference in degrees, wrapped into [0, 180]. */
+static inline double
+LongitudeGap(double a, double b)
+{
+	double		d = fabs(a - b);
+
+	return d > 180.0 ? 360.0 - d : d;
+}
+
+/*
+ * Distance in metres from (lat, lon) to the nearest point of a meridian
+ * segment at longitude edge_lon from min_lat to max_lat.  The distance from
+ * a point to a point moving along a great circle has one minimum, so it is
+ * either at an end of the segment or at the foot of the perpendicular.
+ */
+static double
+MeridianSegmentDistance(double lat, double lon, double edge_lon,
+						double min_lat, double max_lat)
+{
+	double		dlon = GEO_RADIANS(LongitudeGap(lon, edge_lon));
+	double		best = Min(GeoDistance(lat, lon, min_lat, edge_lon),
+						   GeoDistance(lat, lon, max_lat, edge_lon));
+
+	if (cos(dlon) > 0.0)
+	{
+		double		phi = GEO_RADIANS(lat);
+		double		foot = GEO_DEGREES(atan2(sin(phi), cos(phi) * cos(dlon)));
+
+		if (foot > min_lat && foot < max_lat)
+		{
+			double		cross = fabs(cos(phi) * sin(dlon));
+
+			best = Min(best, GEO_EARTH_RADIUS_M * asin(Min(cross, 1.0)));
+		}
+	}
+	return best;
+}
+
+/*
+ * Shortest distance in metres from (lat, lon) to the rectangle, 0 inside it.
+ * Inside the rectangle's longitudes the nearest point lies straight north or
+ * south; outside them it lies on the nearer meridian edge (as in S2's
+ * S2LatLngRect::GetDistance).
+ */
+double
+GeoRectDistance(double lat, double lon, const GeoRect *rect)
+{
+	if (lon >= rect->min_lon && lon <= rect->max_lon)
+	{
+		double		gap = Max(lat - rect->max_lat, rect->min_lat - lat);
+
+		return gap > 0.0 ? GEO_EARTH_RADIUS_M * GEO_RADIANS(gap) : 0.0;
+	}
+
+	return MeridianSegmentDistance(lat, lon,
+								   LongitudeGap(lon, rect->min_lon) <= LongitudeGap(lon, rect->max_lon) ?
+								   rect->min_lon : rect->max_lon,
+								   rect->min_lat, rect->max_lat);
+}
+
+/* haversine(lat1, lon1, lat2, lon2): great-circle distance in metres */
+PG_FUNCTION_INFO_V1(haversine);
+Datum
+haversine(PG_FUNCTION_ARGS)
+{
+	double		lat1 = PG_GETARG_FLOAT8(0);
+	double		lon1 = PG_GETARG_FLOAT8(1);
+	double		lat2 = PG_GETARG_FLOAT8(2);
+	double		lon2 = PG_GETARG_FLOAT8(3);
+
+	GeoCheckLatLon(lat1, lon1);
+	GeoCheckLatLon(lat2, lon2);
+
+	PG_RETURN_FLOAT8(GeoDistance(lat1, lon1, lat2, lon2));
+}

@@ -1,0 +1,33 @@
+/*
+ * src/geo/sphere.h
+ *	  Spherical geometry shared by the geo area: coordinate checks,
+ *	  great-circle distance, and the distance from a point to a
+ *	  latitude/longitude rectangle.
+ */
+#ifndef GEOSHARD_GEO_SPHERE_H
+#define GEOSHARD_GEO_SPHERE_H
+
+/* Mean earth radius, as PostGIS uses for geography with use_spheroid => false */
+#define GEO_EARTH_RADIUS_M	6371008.8
+
+/* Half the circumference: no two points are further apart */
+#define GEO_MAX_DISTANCE_M	(M_PI * GEO_EARTH_RADIUS_M)
+
+#define GEO_RADIANS(deg)	((deg) * (M_PI / 180.0))
+#define GEO_DEGREES(rad)	((rad) * (180.0 / M_PI))
+
+/* A latitude/longitude rectangle in degrees; min_lon <= max_lon, no wrap */
+typedef struct GeoRect
+{
+	double		min_lat;
+	double		min_lon;
+	double		max_lat;
+	double		max_lon;
+} GeoRect;
+
+extern void GeoCheckLatLon(double lat, double lon);
+extern void GeoCheckRadius(double radius_m);
+extern double GeoDistance(double lat1, double lon1, double lat2, double lon2);
+extern double GeoRectDistance(double lat, double lon, const GeoRect *rect);
+
+#endif							/* GEOSHARD_GEO_SPHERE_H */

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# test/run-tests.sh: run every geoshard test suite against private temporary
+# servers and print one summary line, "N passed, M failed".
+#
+# Usage: test/run-tests.sh "<pg_regress test names>"
+# The extension must already be installed.  Servers refuse to run as root, so
+# when started by root the suites run as the unprivileged postgres user, from a
+# scratch copy of the test files that this user owns.
+set -u
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+REGRESS_TESTS=${1:?usage: run-tests.sh "<regress tests>"}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGBIN=$("$PG_CONFIG" --bindir)
+PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+PGXS_DIR=$(cd "$PGXS_DIR/.." && pwd)
+
+if [ "$(id -u)" -eq 0 ]; then
+	RUNAS=(runuser -u postgres --)
+	OWNER=postgres
+else
+	RUNAS=()
+	OWNER=$(id -un)
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/geoshard-test.XXXXXX")
+cp -r "$SRC/sql" "$SRC/expected" "$SRC/test" "$WORK/"
+mkdir -p "$WORK/tap"
+chown -R "$OWNER" "$WORK"
+
+run() {
+	"${RUNAS[@]}" env PATH="$PGBIN:$PATH" "$@"
+}
+
+passed=0
+failed=0
+
+# 1. pg_regress (sql/ + expected/)
+echo "== pg_regress"
+run "$PGXS_DIR/src/test/regress/pg_regress" \
+	--temp-instance="$WORK/tmp_regress" \
+	--temp-config="$WORK/test/regress.conf" \
+	--inputdir="$WORK" --outputdir="$WORK" \
+	--bindir="$PGBIN" --load-extension=geoshard \
+	--dbname=contrib_regression $REGRESS_TESTS 2>&1 | tee "$WORK/regress.log"
+r_ok=$(grep -cE '\.\.\. +ok' "$WORK/regress.log")
+r_bad=$(grep -cE '\.\.\. +FAILED' "$WORK/regress.log")
+expected_count=$(wc -w <<<"$REGRESS_TESTS")
+# A crashed or unstarted run reports fewer tests than it was given.
+if [ $((r_ok + r_bad)) -lt "$expected_count" ]; then
+	r_bad=$((expected_count - r_ok))
+fi
+passed=$((passed + r_ok))
+failed=$((failed + r_bad))
+if [ "$r_bad" -gt 0 ] && [ -f "$WORK/regression.diffs" ]; then
+	echo "== regression.diffs (first 300 lines)"
+	head -n 300 "$WORK/regression.diffs"
+fi
+
+# 2. TAP (test/t/*.pl with PostgreSQL::Test::Cluster)
+shopt -s nullglob
+tap_files=("$WORK"/test/t/*.pl)
+if [ ${#tap_files[@]} -gt 0 ]; then
+	echo "== TAP"
+	(cd "$WORK" && run TESTDIR="$WORK/tap" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+		GEOSHARD_SRC="$WORK" \
+		prove -v -I "$PGXS_DIR/src/test/perl" -I "$WORK/test" "${tap_files[@]#$WORK/}") \
+		>"$WORK/tap.log" 2>&1
+	tap_status=$?
+	grep -vE '^(ok|not ok) [0-9]+' "$WORK/tap.log" | grep -E '^(t|test)/|^#|Result|Files=' | head -n 60
+	t_ok=$(grep -cE '^ok [0-9]+' "$WORK/tap.log")
+	t_bad=$(grep -cE '^not ok [0-9]+' "$WORK/tap.log")
+	# A script that died between assertions has no "not ok" line of its own.
+	if [ "$tap_status" -ne 0 ] && [ "$t_bad" -eq 0 ]; then
+		t_bad=1
+	fi
+	passed=$((passed + t_ok))
+	failed=$((failed + t_bad))
+	if [ "$tap_status" -ne 0 ]; then
+		echo "== failing TAP assertions and server log excerpts"
+		grep -E -A8 '^not ok' "$WORK/tap.log" | head -n 120
+		for log in "$WORK"/tap/tmp_check/log/*.log; do
+			if grep -qE 'PANIC|TRAP|terminated by signal|ERROR' "$log"; then
+				echo "-- $log"
+				grep -E 'PANIC|TRAP|terminated by signal|ERROR' "$log" | head -n 20
+			fi
+		done
+	fi
+fi
+
+echo "(scratch directory: $WORK)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
