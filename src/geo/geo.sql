@@ -244,7 +244,6 @@ CREATE OPERATOR CLASS quadkey_gist_ops
 CREATE TABLE geoshard.shards (
 	prefix quadkey PRIMARY KEY,
 	node text NOT NULL CHECK (node <> ''),
-	updated_at timestamptz NOT NULL DEFAULT now(),
 	CONSTRAINT shards_no_overlap EXCLUDE USING gist (prefix WITH &&)
 );
 COMMENT ON TABLE geoshard.shards IS 'quadkey prefix -> owning node; prefixes never overlap';

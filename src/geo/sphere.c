@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "utils/float.h"
 
 #include "geo/sphere.h"
 
@@ -22,16 +23,17 @@ GeoCheckLatLon(double lat, double lon)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("coordinates must be finite numbers"),
-				 errdetail("Got latitude %g and longitude %g.", lat, lon)));
+				 errdetail("Got latitude %s and longitude %s.",
+						   float8out_internal(lat), float8out_internal(lon))));
 	if (lat < -90.0 || lat > 90.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("latitude %g is out of range", lat),
+				 errmsg("latitude %s is out of range", float8out_internal(lat)),
 				 errdetail("Latitude must be between -90 and 90 degrees.")));
 	if (lon < -180.0 || lon > 180.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("longitude %g is out of range", lon),
+				 errmsg("longitude %s is out of range", float8out_internal(lon)),
 				 errdetail("Longitude must be between -180 and 180 degrees.")));
 }
 
@@ -45,7 +47,7 @@ GeoCheckRadius(double radius_m)
 	if (radius_m < 0.0 || radius_m > GEO_MAX_DISTANCE_M)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("radius %g m is out of range", radius_m),
+				 errmsg("radius %s m is out of range", float8out_internal(radius_m)),
 				 errdetail("A radius runs from 0 to %.1f m, half the earth's circumference.",
 						   GEO_MAX_DISTANCE_M)));
 }
