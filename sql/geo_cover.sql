@@ -23,10 +23,10 @@ SELECT setseed(0.42);
 CREATE TEMP TABLE samples AS
 	SELECT c.lat AS clat, c.lon AS clon, c.r, c.lvl, s.lat, s.lon
 	FROM caps c,
-		 LATERAL (SELECT degrees(asin(sin(radians(c.lat)) * cos(d / 6371008.8) +
-									 cos(radians(c.lat)) * sin(d / 6371008.8) * cos(radians(b)))) AS lat,
-						 c.lon + degrees(atan2(sin(radians(b)) * sin(d / 6371008.8) * cos(radians(c.lat)),
-											   cos(d / 6371008.8) - sin(radians(c.lat)) * sin(radians(c.lat)))) AS lon0
+		 LATERAL (SELECT degrees(asin(sin(radians(c.lat)) * cos(d / 6371008.771415059) +
+									 cos(radians(c.lat)) * sin(d / 6371008.771415059) * cos(radians(b)))) AS lat,
+						 c.lon + degrees(atan2(sin(radians(b)) * sin(d / 6371008.771415059) * cos(radians(c.lat)),
+											   cos(d / 6371008.771415059) - sin(radians(c.lat)) * sin(radians(c.lat)))) AS lon0
 				  FROM (SELECT random() * 360 AS b, sqrt(random()) * c.r AS d
 						FROM generate_series(1, 2000)) g) p,
 		 LATERAL (SELECT p.lat, CASE WHEN p.lon0 > 180 THEN p.lon0 - 360

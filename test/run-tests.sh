@@ -63,11 +63,11 @@ tap_files=("$WORK"/test/t/*.pl)
 if [ ${#tap_files[@]} -gt 0 ]; then
 	echo "== TAP"
 	(cd "$WORK" && run TESTDIR="$WORK/tap" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-		GEOSHARD_SRC="$WORK" \
 		prove -v -I "$PGXS_DIR/src/test/perl" -I "$WORK/test" "${tap_files[@]#$WORK/}") \
 		>"$WORK/tap.log" 2>&1
 	tap_status=$?
-	grep -vE '^(ok|not ok) [0-9]+' "$WORK/tap.log" | grep -E '^(t|test)/|^#|Result|Files=' | head -n 60
+	grep -E '^(ok|not ok) [0-9]+' "$WORK/tap.log"
+	sed -n '/^All tests successful/,$p; /^Test Summary Report/,$p' "$WORK/tap.log"
 	t_ok=$(grep -cE '^ok [0-9]+' "$WORK/tap.log")
 	t_bad=$(grep -cE '^not ok [0-9]+' "$WORK/tap.log")
 	# A script that died between assertions has no "not ok" line of its own.
@@ -78,7 +78,7 @@ if [ ${#tap_files[@]} -gt 0 ]; then
 	failed=$((failed + t_bad))
 	if [ "$tap_status" -ne 0 ]; then
 		echo "== failing TAP assertions and server log excerpts"
-		grep -E -A8 '^not ok' "$WORK/tap.log" | head -n 120
+		grep -E -A12 '^not ok' "$WORK/tap.log" | grep -vE '^ok ' | head -n 150
 		for log in "$WORK"/tap/tmp_check/log/*.log; do
 			if grep -qE 'PANIC|TRAP|terminated by signal|ERROR' "$log"; then
 				echo "-- $log"

@@ -152,7 +152,7 @@ CREATE OPERATOR && (
 CREATE FUNCTION haversine(lat1 float8, lon1 float8, lat2 float8, lon2 float8) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION haversine(float8, float8, float8, float8) IS
-	'great-circle distance in metres on a sphere of radius 6371008.8 m';
+	'great-circle distance in metres on the mean-radius sphere PostGIS uses (6371008.7714 m)';
 
 CREATE FUNCTION quadkey_cover(lat float8, lon float8, radius_m float8, level int4) RETURNS SETOF quadkey
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;

@@ -7,8 +7,11 @@
 #ifndef GEOSHARD_GEO_SPHERE_H
 #define GEOSHARD_GEO_SPHERE_H
 
-/* Mean earth radius, as PostGIS uses for geography with use_spheroid => false */
-#define GEO_EARTH_RADIUS_M	6371008.8
+/*
+ * Mean earth radius, (2a + b) / 3 of the WGS84 ellipsoid: the sphere PostGIS
+ * uses for geography with use_spheroid => false (6371008.8 m rounded).
+ */
+#define GEO_EARTH_RADIUS_M	6371008.771415059
 
 /* Half the circumference: no two points are further apart */
 #define GEO_MAX_DISTANCE_M	(M_PI * GEO_EARTH_RADIUS_M)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# test/demo/demo.sh: start (or stop) a throwaway PostgreSQL with geoshard
+# preloaded, load the demo data and show the showcase queries.
+#
+#   demo.sh start   # set up and leave the server running
+#   demo.sh stop    # stop it and remove its files
+#
+# GEOSHARD_DEMO_DIR (default /tmp/geoshard-demo) and GEOSHARD_DEMO_PORT
+# (default 5488) choose where it lives.  As root, the server and psql run as
+# the unprivileged postgres user.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGBIN=$("$PG_CONFIG" --bindir)
+DIR=${GEOSHARD_DEMO_DIR:-/tmp/geoshard-demo}
+PORT=${GEOSHARD_DEMO_PORT:-5488}
+
+if [ "$(id -u)" -eq 0 ]; then
+	RUNAS=(runuser -u postgres --)
+	OWNER=postgres
+else
+	RUNAS=()
+	OWNER=$(id -un)
+fi
+run() { "${RUNAS[@]}" env PATH="$PGBIN:$PATH" "$@"; }
+
+case "${1:-}" in
+start)
+	if [ -f "$DIR/data/postmaster.pid" ]; then
+		echo "geoshard demo: already running in $DIR; run 'make demo-stop' first" >&2
+		exit 1
+	fi
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	cp "$HERE/data.sql" "$HERE/showcase.sql" "$DIR/"
+	chown -R "$OWNER" "$DIR"
+	run initdb -D "$DIR/data" -A trust -U postgres >/dev/null
+	cat >>"$DIR/data/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$DIR'
+shared_preload_libraries = 'geoshard'
+CONF
+	run pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
+	run createdb -h "$DIR" -p "$PORT" -U postgres geoshard_demo
+	echo "geoshard demo: loading 100,000 pins around five campuses..."
+	run psql -X -q -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/data.sql" >/dev/null
+	run psql -X -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/showcase.sql"
+	echo
+	echo "The demo server is running. Connect with:"
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "  runuser -u postgres -- $PGBIN/psql -h $DIR -p $PORT -d geoshard_demo"
+	else
+		echo "  $PGBIN/psql -h $DIR -p $PORT -d geoshard_demo"
+	fi
+	echo "Stop it with: make demo-stop"
+	;;
+stop)
+	if [ -f "$DIR/data/postmaster.pid" ]; then
+		run pg_ctl -D "$DIR/data" -m fast -w stop >/dev/null
+	fi
+	rm -rf "$DIR"
+	echo "geoshard demo: stopped"
+	;;
+*)
+	echo "usage: $0 start|stop" >&2
+	exit 2
+	;;
+esac

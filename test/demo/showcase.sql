@@ -1,0 +1,46 @@
+-- test/demo/showcase.sql: the queries `make demo` shows (and 001_geo_demo.pl checks).
+\set ON_ERROR_STOP on
+\pset footer off
+\echo
+\echo '== 1. Quadkeys: the tile of a point, its level, an ancestor and its box'
+SELECT quadkey(47.6553, -122.3035, 16) AS uw_tile,
+	   quadkey_level(quadkey(47.6553, -122.3035, 16)) AS level,
+	   quadkey_parent(quadkey(47.6553, -122.3035, 16), 10) AS parent_at_10;
+SELECT * FROM quadkey_bbox(quadkey(47.6553, -122.3035, 16));
+
+\echo
+\echo '== 2. Pins within 250 m of the UW campus centre (exact, through the GiST index)'
+SELECT id, title, round(haversine(lat, lon, 47.6553, -122.3035)) AS metres
+FROM pins
+WHERE quadkey_dwithin(qk, 47.6553, -122.3035, 250)
+  AND haversine(lat, lon, 47.6553, -122.3035) <= 250
+ORDER BY metres, id
+LIMIT 5;
+SELECT count(*) AS pins_within_250m
+FROM pins
+WHERE quadkey_dwithin(qk, 47.6553, -122.3035, 250)
+  AND haversine(lat, lon, 47.6553, -122.3035) <= 250;
+
+\echo
+\echo '== 3. The five pins nearest to ETH Zurich (exact k-NN in two index passes)'
+SELECT p.id, p.title, round(haversine(p.lat, p.lon, 47.3763, 8.5477)) AS metres
+FROM (SELECT max(haversine(lat, lon, 47.3763, 8.5477)) AS r
+	  FROM (SELECT lat, lon FROM pins ORDER BY qk <-> point(8.5477, 47.3763) LIMIT 5) seed) bound,
+	 LATERAL (SELECT * FROM pins
+			  WHERE quadkey_dwithin(qk, 47.3763, 8.5477, bound.r)
+				AND haversine(lat, lon, 47.3763, 8.5477) <= bound.r
+			  ORDER BY haversine(lat, lon, 47.3763, 8.5477), id
+			  LIMIT 5) p;
+
+\echo
+\echo '== 4. The shard map: which node owns each campus, and the pins per node'
+SELECT name, shard_for(quadkey(lat, lon, 23)) AS node FROM campuses ORDER BY name;
+SELECT shard_for(qk) AS node, count(*) AS pins FROM pins GROUP BY 1 ORDER BY 1;
+
+\echo
+\echo '== 5. The cover of a 1 km circle at level 15, and the plan of a radius query'
+SELECT array_agg(q) AS cover FROM quadkey_cover(1.2966, 103.7764, 1000, 15) q;
+EXPLAIN (COSTS OFF)
+SELECT id FROM pins
+WHERE quadkey_dwithin(qk, 1.2966, 103.7764, 1000)
+  AND haversine(lat, lon, 1.2966, 103.7764) <= 1000;
