@@ -20,12 +20,19 @@ OBJS = \
 	src/geo/cap.o \
 	src/geo/cover.o \
 	src/geo/dwithin.o \
-	src/geo/shardmap.o
+	src/geo/shardmap.o \
+	src/crdt/hlc.o \
+	src/crdt/crdt_io.o \
+	src/crdt/counter.o \
+	src/crdt/lww_register.o \
+	src/crdt/or_set.o \
+	src/crdt/lww_set.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
 	src/common/common.sql \
-	src/geo/geo.sql
+	src/geo/geo.sql \
+	src/crdt/crdt.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard $(EXTENSION)--*--*.sql)
@@ -36,7 +43,13 @@ REGRESS = \
 	geo_distance \
 	geo_cover \
 	geo_index \
-	geo_shardmap
+	geo_shardmap \
+	crdt_hlc \
+	crdt_counter \
+	crdt_lww_register \
+	crdt_or_set \
+	crdt_lww_set \
+	crdt_properties
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 TAP_TESTS = 1

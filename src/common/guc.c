@@ -14,6 +14,8 @@
 #include "common/guc.h"
 
 int			geoshard_cover_max_cells = 100000;
+int			geoshard_node_id = 0;
+int			geoshard_hlc_max_offset = 500;
 
 void
 GeoshardGucInit(void)
@@ -27,6 +29,28 @@ GeoshardGucInit(void)
 							10000000,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.node_id",
+							"Sets this node's id, stamped into HLC timestamps and CRDT states.",
+							"Every node that mutates CRDT values needs its own id; 0 means unset.",
+							&geoshard_node_id,
+							0,
+							0,
+							PG_INT32_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.hlc_max_offset",
+							"Sets how far a received HLC timestamp may run ahead of the local wall clock.",
+							"Timestamps further ahead are refused rather than dragging the clock forward.",
+							&geoshard_hlc_max_offset,
+							500,
+							0,
+							PG_INT32_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("geoshard");

@@ -21,6 +21,7 @@
 #include "storage/shmem.h"
 
 #include "common/shmem.h"
+#include "crdt/hlc.h"
 
 /*
  * The header every geoshard shared segment starts with.  Written once by the
@@ -47,6 +48,7 @@ static void HeaderShmemInit(void *shared, bool found);
 
 static const GeoshardShmemArea areas[] = {
 	{"geoshard header", HeaderShmemSize, 0, HeaderShmemInit},
+	{"geoshard hlc", HlcShmemSize, 0, HlcShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;

@@ -12,9 +12,7 @@
  */
 #include "postgres.h"
 
-#include "funcapi.h"
 #include "miscadmin.h"
-#include "utils/tuplestore.h"
 
 #include "common/guc.h"
 #include "geo/cap.h"
@@ -39,7 +37,6 @@ quadkey_cover(PG_FUNCTION_ARGS)
 	double		lon = PG_GETARG_FLOAT8(1);
 	double		radius_m = PG_GETARG_FLOAT8(2);
 	int32		level = PG_GETARG_INT32(3);
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	GeoCap		cap;
 	Quadkey    *cells;
 	int64		ncells = 1;
@@ -78,13 +75,6 @@ quadkey_cover(PG_FUNCTION_ARGS)
 		ncells = nnext;
 	}
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC | MAT_SRF_BLESS);
-	for (int64 i = 0; i < ncells; i++)
-	{
-		Datum		value = QuadkeyGetDatum(cells[i]);
-		bool		isnull = false;
-
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
-	}
+	QuadkeyReturnSet(fcinfo, cells, ncells);
 	return (Datum) 0;
 }

@@ -293,14 +293,14 @@ quadkey_parent_at(PG_FUNCTION_ARGS)
 	PG_RETURN_QUADKEY(QuadkeyMake(QuadkeyPath(qk) >> (2 * (own - level)), level));
 }
 
-/* Emit sorted, distinct quadkeys as the rows of a set-returning function. */
-static void
-ReturnQuadkeySet(FunctionCallInfo fcinfo, Quadkey *keys, int n)
+/* Emit quadkeys as the rows of a materialized set-returning function. */
+void
+QuadkeyReturnSet(FunctionCallInfo fcinfo, const Quadkey *keys, int64 n)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC | MAT_SRF_BLESS);
-	for (int i = 0; i < n; i++)
+	for (int64 i = 0; i < n; i++)
 	{
 		Datum		value = QuadkeyGetDatum(keys[i]);
 		bool		isnull = false;
@@ -327,7 +327,7 @@ quadkey_children(PG_FUNCTION_ARGS)
 	for (int d = 0; d < 4; d++)
 		children[d] = QuadkeyMake((QuadkeyPath(qk) << 2) | (uint64) d, level + 1);
 
-	ReturnQuadkeySet(fcinfo, children, 4);
+	QuadkeyReturnSet(fcinfo, children, 4);
 	return (Datum) 0;
 }
 
@@ -380,7 +380,7 @@ quadkey_neighbors(PG_FUNCTION_ARGS)
 		if (distinct == 0 || found[distinct - 1] != found[i])
 			found[distinct++] = found[i];
 
-	ReturnQuadkeySet(fcinfo, found, distinct);
+	QuadkeyReturnSet(fcinfo, found, distinct);
 	return (Datum) 0;
 }
 

@@ -94,5 +94,6 @@ extern double QuadkeyTileLongitude(uint64 x, int level);
 extern void QuadkeyCheckLevel(int32 level);
 extern void QuadkeyToBox(Quadkey qk, QuadkeyBox *box);
 extern Quadkey QuadkeyFromBox(const QuadkeyBox *box);
+extern void QuadkeyReturnSet(FunctionCallInfo fcinfo, const Quadkey *keys, int64 n);
 
 #endif							/* GEOSHARD_GEO_QUADKEY_H */

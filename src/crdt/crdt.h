@@ -1,0 +1,44 @@
+/*
+ * src/crdt/crdt.h
+ *	  Shared by the CRDT types: node ids, the text reader, and binary checks.
+ *
+ * Every CRDT type reads and writes a JSON text form.  Input goes through
+ * PostgreSQL's JSON lexer token by token rather than through jsonb, so that
+ * duplicate keys and malformed numbers are seen and refused instead of
+ * silently collapsed.
+ */
+#ifndef GEOSHARD_CRDT_CRDT_H
+#define GEOSHARD_CRDT_CRDT_H
+
+#include "common/jsonapi.h"
+#include "lib/stringinfo.h"
+
+#include "crdt/hlc.h"
+
+typedef struct CrdtReader
+{
+	JsonLexContext *lex;
+	const char *input;			/* for error messages */
+	const char *type;			/* SQL type name, for error messages */
+} CrdtReader;
+
+extern void CrdtReaderInit(CrdtReader *reader, char *input, const char *type);
+extern JsonTokenType CrdtNext(CrdtReader *reader);
+extern void CrdtExpect(CrdtReader *reader, JsonTokenType token);
+extern void CrdtExpectEnd(CrdtReader *reader);
+extern bool CrdtFirstKey(CrdtReader *reader);
+extern bool CrdtNextKey(CrdtReader *reader);
+extern int32 CrdtTokenNode(CrdtReader *reader);
+extern int64 CrdtReadCount(CrdtReader *reader);
+extern char *CrdtReadString(CrdtReader *reader, int *len);
+extern char *CrdtTokenString(CrdtReader *reader, int *len);
+extern void CrdtReadHlc(CrdtReader *reader, Hlc *hlc);
+extern void CrdtInvalid(CrdtReader *reader, const char *detail) pg_attribute_noreturn();
+
+extern void CrdtAppendHlc(StringInfo buf, const Hlc *hlc);
+extern int	CrdtCompareText(const char *a, int alen, const char *b, int blen);
+extern void CrdtCheckNode(int64 node, bool binary);
+extern void CrdtInvalidBinary(const char *type, const char *detail) pg_attribute_noreturn();
+extern int	CrdtRecvCount(StringInfo buf, Size item_size, const char *type);
+
+#endif							/* GEOSHARD_CRDT_CRDT_H */
