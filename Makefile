@@ -52,6 +52,9 @@ REGRESS = \
 	crdt_properties
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
+ISOLATION = crdt_upsert
+ISOLATION_OPTS = --load-extension=$(EXTENSION)
+
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
@@ -72,6 +75,9 @@ all install installcheck:
 	@exit 1
 endif
 
+# PGXS does not track header dependencies; rebuild everything when one changes.
+$(OBJS): $(wildcard $(GEOSHARD_SRC)/src/*/*.h)
+
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
@@ -86,7 +92,7 @@ deps:
 test: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
-	@$(GEOSHARD_SRC)/test/run-tests.sh "$(REGRESS)"
+	@$(GEOSHARD_SRC)/test/run-tests.sh "$(REGRESS)" "$(ISOLATION)"
 
 demo: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all

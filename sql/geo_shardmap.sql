@@ -61,6 +61,15 @@ SELECT geoshard.split_shard('1');
 SELECT geoshard.merge_shard('1');
 INSERT INTO geoshard.shards (prefix, node) VALUES ('1', 'node-x');
 RESET ROLE;
+-- EXECUTE is enough to split and merge: they write as the extension owner
+INSERT INTO geoshard.shards (prefix, node) VALUES ('1', 'node-x');
+GRANT EXECUTE ON FUNCTION geoshard.split_shard(quadkey), geoshard.merge_shard(quadkey) TO regress_geoshard_app;
+SET ROLE regress_geoshard_app;
+SELECT count(*) FROM geoshard.split_shard('1');
+SELECT geoshard.merge_shard('1');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION geoshard.split_shard(quadkey), geoshard.merge_shard(quadkey) FROM regress_geoshard_app;
+DELETE FROM geoshard.shards;
 DROP ROLE regress_geoshard_app;
 SELECT geoshard.is_preloaded();
 DROP TABLE lookups;

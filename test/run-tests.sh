@@ -2,14 +2,15 @@
 # test/run-tests.sh: run every geoshard test suite against private temporary
 # servers and print one summary line, "N passed, M failed".
 #
-# Usage: test/run-tests.sh "<pg_regress test names>"
+# Usage: test/run-tests.sh "<pg_regress test names>" "<isolation test names>"
 # The extension must already be installed.  Servers refuse to run as root, so
 # when started by root the suites run as the unprivileged postgres user, from a
 # scratch copy of the test files that this user owns.
 set -u
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-REGRESS_TESTS=${1:?usage: run-tests.sh "<regress tests>"}
+REGRESS_TESTS=${1:?usage: run-tests.sh "<regress tests>" "<isolation tests>"}
+ISOLATION_TESTS=${2:-}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGBIN=$("$PG_CONFIG" --bindir)
 PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
@@ -24,7 +25,7 @@ else
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/geoshard-test.XXXXXX")
-cp -r "$SRC/sql" "$SRC/expected" "$SRC/test" "$WORK/"
+cp -r "$SRC/sql" "$SRC/expected" "$SRC/specs" "$SRC/test" "$WORK/"
 mkdir -p "$WORK/tap"
 chown -R "$OWNER" "$WORK"
 
@@ -35,6 +36,20 @@ run() {
 passed=0
 failed=0
 
+# Add a pg_regress-style log's results to the totals; false if any failed.
+count_results() {
+	local log=$1 expected=$2 ok bad
+	ok=$(grep -cE '\.\.\. +ok' "$log")
+	bad=$(grep -cE '\.\.\. +FAILED' "$log")
+	# a crashed or unstarted run reports fewer tests than it was given
+	if [ $((ok + bad)) -lt "$expected" ]; then
+		bad=$((expected - ok))
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	[ "$bad" -eq 0 ]
+}
+
 # 1. pg_regress (sql/ + expected/)
 echo "== pg_regress"
 run "$PGXS_DIR/src/test/regress/pg_regress" \
@@ -43,21 +58,29 @@ run "$PGXS_DIR/src/test/regress/pg_regress" \
 	--inputdir="$WORK" --outputdir="$WORK" \
 	--bindir="$PGBIN" --load-extension=geoshard \
 	--dbname=contrib_regression $REGRESS_TESTS 2>&1 | tee "$WORK/regress.log"
-r_ok=$(grep -cE '\.\.\. +ok' "$WORK/regress.log")
-r_bad=$(grep -cE '\.\.\. +FAILED' "$WORK/regress.log")
-expected_count=$(wc -w <<<"$REGRESS_TESTS")
-# A crashed or unstarted run reports fewer tests than it was given.
-if [ $((r_ok + r_bad)) -lt "$expected_count" ]; then
-	r_bad=$((expected_count - r_ok))
-fi
-passed=$((passed + r_ok))
-failed=$((failed + r_bad))
-if [ "$r_bad" -gt 0 ] && [ -f "$WORK/regression.diffs" ]; then
+if ! count_results "$WORK/regress.log" "$(wc -w <<<"$REGRESS_TESTS")" && [ -f "$WORK/regression.diffs" ]; then
 	echo "== regression.diffs (first 300 lines)"
 	head -n 300 "$WORK/regression.diffs"
 fi
 
-# 2. TAP (test/t/*.pl with PostgreSQL::Test::Cluster)
+# 2. isolation (specs/ + expected/), pg_isolation_regress
+if [ -n "$ISOLATION_TESTS" ]; then
+	echo "== isolation"
+	mkdir -p "$WORK/isolation"
+	chown "$OWNER" "$WORK/isolation"
+	run "$PGXS_DIR/src/test/isolation/pg_isolation_regress" \
+		--temp-instance="$WORK/tmp_isolation" \
+		--temp-config="$WORK/test/regress.conf" \
+		--inputdir="$WORK" --outputdir="$WORK/isolation" \
+		--bindir="$PGBIN" --load-extension=geoshard \
+		--dbname=isolation_regression $ISOLATION_TESTS 2>&1 | tee "$WORK/isolation.log"
+	if ! count_results "$WORK/isolation.log" "$(wc -w <<<"$ISOLATION_TESTS")" && [ -f "$WORK/isolation/regression.diffs" ]; then
+		echo "== isolation regression.diffs (first 200 lines)"
+		head -n 200 "$WORK/isolation/regression.diffs"
+	fi
+fi
+
+# 3. TAP (test/t/*.pl with PostgreSQL::Test::Cluster)
 shopt -s nullglob
 tap_files=("$WORK"/test/t/*.pl)
 if [ ${#tap_files[@]} -gt 0 ]; then

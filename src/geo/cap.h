@@ -16,6 +16,8 @@ typedef struct GeoCap
 	bool		wraps;			/* x range crosses the antimeridian */
 	QuadkeyBox	bounds;			/* deepest-level tiles that can meet the cap;
 								 * xmin > xmax when wraps */
+	QuadkeyBox	inner;			/* tiles wholly inside the cap; empty
+								 * (xmin > xmax) when not worth having */
 } GeoCap;
 
 extern void GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m);

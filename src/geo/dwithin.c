@@ -8,8 +8,8 @@
  * indexable clause qk && circle(point(lon, lat), r), where the built-in
  * circle carries the centre as (lon, lat) degrees, earthdistance's point
  * convention, and the radius in metres.  Both have the same meaning, so the
- * index condition is exact and the call itself need not be rechecked, as
- * PostGIS does for ST_DWithin with &&.
+ * index condition is exact: a plain index scan drops the call, while bitmap
+ * heap scans still evaluate it once per row, cheaply, from the cached cap.
  */
 #include "postgres.h"
 

@@ -263,8 +263,10 @@ CREATE FUNCTION shard_for(quadkey) RETURNS text
 COMMENT ON FUNCTION shard_for(quadkey) IS 'the node owning a quadkey in geoshard.shards, or NULL';
 
 -- Replace a prefix by its four children on the same node (a hotspot split).
+-- SECURITY DEFINER so that EXECUTE alone lets a role split and merge
+-- (the map is written as the extension owner; search_path is pinned).
 CREATE FUNCTION geoshard.split_shard(prefix quadkey) RETURNS SETOF quadkey
-	LANGUAGE plpgsql VOLATILE STRICT
+	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -293,7 +295,7 @@ COMMENT ON FUNCTION geoshard.split_shard(quadkey) IS
 
 -- Undo a split: the four children, all on one node, become their parent again.
 CREATE FUNCTION geoshard.merge_shard(prefix quadkey) RETURNS quadkey
-	LANGUAGE plpgsql VOLATILE STRICT
+	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

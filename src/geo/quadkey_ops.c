@@ -61,7 +61,7 @@ quadkey_sortsupport(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* quadkey_hash: hash support 1, the same hash as int8's */
+/* quadkey_hash: hash support 1, both 32-bit halves folded together */
 PG_FUNCTION_INFO_V1(quadkey_hash);
 Datum
 quadkey_hash(PG_FUNCTION_ARGS)

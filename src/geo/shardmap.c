@@ -7,7 +7,12 @@
  * changes.  A statement trigger on geoshard.shards sends a relcache
  * invalidation for the table; every backend (the writer included, at the
  * end of its statement) then sees the callback below and reloads on its next
- * call.  Prefixes never overlap (an exclusion constraint refuses that), and
+ * call.  The map is read with the latest snapshot, as catalogues are, not
+ * with the caller's: a cache built from a repeatable-read transaction's old
+ * snapshot would otherwise outlive that transaction and never be corrected,
+ * since the invalidations it missed were already processed.
+ *
+ * Prefixes never overlap (an exclusion constraint refuses that), and
  * descendants sort right after their ancestor, so the only prefix that can
  * contain qk is the greatest one not above it: one binary search per call.
  */
@@ -21,6 +26,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "geo/quadkey.h"
 
@@ -53,6 +59,7 @@ ShardCacheLoad(void)
 	Oid			nspid = get_namespace_oid("geoshard", true);
 	Oid			relid = OidIsValid(nspid) ? get_relname_relid("shards", nspid) : InvalidOid;
 	uint64		generation = cache.generation;
+	SPIPlanPtr	plan;
 	int			ret;
 
 	if (cache.context == NULL)
@@ -75,9 +82,12 @@ ShardCacheLoad(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute("SELECT prefix, node FROM geoshard.shards ORDER BY prefix", true, 0);
+	plan = SPI_prepare("SELECT prefix, node FROM geoshard.shards ORDER BY prefix", 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the shard map query: %s", SPI_result_code_string(SPI_result));
+	ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read geoshard.shards: SPI error %d", ret);
+		elog(ERROR, "could not read geoshard.shards: %s", SPI_result_code_string(ret));
 
 	cache.prefixes = MemoryContextAlloc(cache.context, mul_size(sizeof(Quadkey), SPI_processed + 1));
 	cache.nodes = MemoryContextAlloc(cache.context, mul_size(sizeof(text *), SPI_processed + 1));

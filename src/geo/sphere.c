@@ -17,7 +17,7 @@
 #include "geo/sphere.h"
 
 void
-GeoCheckLatLon(double lat, double lon)
+GeoReportBadLatLon(double lat, double lon)
 {
 	if (isnan(lat) || isinf(lat) || isnan(lon) || isinf(lon))
 		ereport(ERROR,
@@ -35,6 +35,7 @@ GeoCheckLatLon(double lat, double lon)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("longitude %s is out of range", float8out_internal(lon)),
 				 errdetail("Longitude must be between -180 and 180 degrees.")));
+	elog(ERROR, "coordinates %g, %g reported bad but are valid", lat, lon);
 }
 
 void
@@ -52,18 +53,27 @@ GeoCheckRadius(double radius_m)
 						   GEO_MAX_DISTANCE_M)));
 }
 
-/* Great-circle distance in metres (haversine formula, stable for small distances). */
-double
-GeoDistance(double lat1, double lon1, double lat2, double lon2)
+/* Haversine distance in metres, given the cosines of both latitudes. */
+static inline double
+DistanceWithCosines(double lat1, double lon1, double cos1,
+					double lat2, double lon2, double cos2)
 {
 	double		sdlat = sin(GEO_RADIANS(lat2 - lat1) * 0.5);
 	double		sdlon = sin(GEO_RADIANS(lon2 - lon1) * 0.5);
-	double		a = sdlat * sdlat + cos(GEO_RADIANS(lat1)) * cos(GEO_RADIANS(lat2)) * sdlon * sdlon;
+	double		a = sdlat * sdlat + cos1 * cos2 * sdlon * sdlon;
 
 	/* rounding can push a a hair past 1 for antipodal points */
 	if (a > 1.0)
 		a = 1.0;
 	return 2.0 * GEO_EARTH_RADIUS_M * asin(sqrt(a));
+}
+
+/* Great-circle distance in metres (haversine formula, stable for small distances). */
+double
+GeoDistance(double lat1, double lon1, double lat2, double lon2)
+{
+	return DistanceWithCosines(lat1, lon1, cos(GEO_RADIANS(lat1)),
+							   lat2, lon2, cos(GEO_RADIANS(lat2)));
 }
 
 /* Absolute longitude difference in degrees, wrapped into [0, 180]. */
@@ -126,6 +136,28 @@ GeoRectDistance(double lat, double lon, const GeoRect *rect)
 								   rect->min_lat, rect->max_lat);
 }
 
+/*
+ * The last latitudes seen at one call site and their cosines.  Queries
+ * usually measure from one fixed point, so one of the two cosines is
+ * nearly always already known.
+ */
+typedef struct CosineCache
+{
+	double		lat[2];
+	double		cos[2];
+} CosineCache;
+
+static inline double
+CachedCosine(CosineCache *cache, int slot, double lat)
+{
+	if (cache->lat[slot] != lat)
+	{
+		cache->lat[slot] = lat;
+		cache->cos[slot] = cos(GEO_RADIANS(lat));
+	}
+	return cache->cos[slot];
+}
+
 /* haversine(lat1, lon1, lat2, lon2): great-circle distance in metres */
 PG_FUNCTION_INFO_V1(haversine);
 Datum
@@ -135,9 +167,19 @@ haversine(PG_FUNCTION_ARGS)
 	double		lon1 = PG_GETARG_FLOAT8(1);
 	double		lat2 = PG_GETARG_FLOAT8(2);
 	double		lon2 = PG_GETARG_FLOAT8(3);
+	CosineCache *cache = (CosineCache *) fcinfo->flinfo->fn_extra;
 
 	GeoCheckLatLon(lat1, lon1);
 	GeoCheckLatLon(lat2, lon2);
 
-	PG_RETURN_FLOAT8(GeoDistance(lat1, lon1, lat2, lon2));
+	if (unlikely(cache == NULL))
+	{
+		cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(CosineCache));
+		/* NaN never equals a latitude, so both slots start empty */
+		cache->lat[0] = cache->lat[1] = get_float8_nan();
+		fcinfo->flinfo->fn_extra = cache;
+	}
+
+	PG_RETURN_FLOAT8(DistanceWithCosines(lat1, lon1, CachedCosine(cache, 0, lat1),
+										 lat2, lon2, CachedCosine(cache, 1, lat2)));
 }

@@ -28,7 +28,20 @@ typedef struct GeoRect
 	double		max_lon;
 } GeoRect;
 
-extern void GeoCheckLatLon(double lat, double lon);
+extern void GeoReportBadLatLon(double lat, double lon) pg_attribute_noreturn();
+
+/*
+ * Refuse NaN, infinite and out-of-range coordinates.  One range test per
+ * value on the hot path (NaN fails every comparison); the error is built
+ * out of line.
+ */
+static inline void
+GeoCheckLatLon(double lat, double lon)
+{
+	if (unlikely(!(lat >= -90.0 && lat <= 90.0 && lon >= -180.0 && lon <= 180.0)))
+		GeoReportBadLatLon(lat, lon);
+}
+
 extern void GeoCheckRadius(double radius_m);
 extern double GeoDistance(double lat1, double lon1, double lat2, double lon2);
 extern double GeoRectDistance(double lat, double lon, const GeoRect *rect);

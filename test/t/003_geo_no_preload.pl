@@ -43,6 +43,15 @@ $writer->query_safe('COMMIT');
 is($reader->query_safe(q{SELECT coalesce(shard_for('0123'), 'none')}), 'none',
 	'committed delete seen');
 
+# A repeatable-read transaction does not pin an old map into the cache.
+$node->safe_psql('postgres', q{UPDATE geoshard.shards SET node = 'd' WHERE prefix = '02'});
+$reader->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$reader->query_safe('SELECT 1');
+$node->safe_psql('postgres', q{UPDATE geoshard.shards SET node = 'e' WHERE prefix = '02'});
+is($reader->query_safe(q{SELECT shard_for('0213')}), 'e', 'map read with the latest snapshot');
+$reader->query_safe('COMMIT');
+is($reader->query_safe(q{SELECT shard_for('0213')}), 'e', 'and still right after the transaction');
+
 # Dropping and re-creating the extension does not leave a stale cache behind.
 $node->safe_psql('postgres', q{DROP EXTENSION geoshard CASCADE; CREATE EXTENSION geoshard; INSERT INTO geoshard.shards VALUES ('', 'world')});
 is($reader->query_safe(q{SELECT shard_for('0123')}), 'world', 'cache follows a re-created extension');
