@@ -20,6 +20,7 @@ OBJS = \
 	src/geo/cap.o \
 	src/geo/cover.o \
 	src/geo/dwithin.o \
+	src/geo/dwithin_selectivity.o \
 	src/geo/shardmap.o \
 	src/crdt/hlc.o \
 	src/crdt/crdt_io.o \

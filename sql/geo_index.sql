@@ -109,6 +109,45 @@ FROM (SELECT qk <-> point(-122.3, 47.65) AS d1, lead(qk <-> point(-122.3, 47.65)
 	  FROM (SELECT qk FROM pins ORDER BY qk <-> point(-122.3, 47.65) LIMIT 500) s) t WHERE d2 IS NOT NULL;
 SELECT id FROM pins ORDER BY qk <-> point(200, 47.65) LIMIT 1;
 
+-- estimates follow the data: rows near the campus, none far away, and
+-- the radius's share of the data's extent when the centre is unknown
+CREATE FUNCTION plan_rows(query text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	plan json;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+	RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::float8;
+END
+$$;
+SELECT r, actual, plan_rows(format('SELECT 1 FROM pins WHERE quadkey_dwithin(qk, 47.65, -122.3, %s)', r)) / greatest(actual, 1)
+			BETWEEN 0.33 AND 3 AS estimate_within_3x
+FROM (SELECT r, (SELECT count(*) FROM pins WHERE quadkey_dwithin(qk, 47.65, -122.3, r)) AS actual
+	  FROM (VALUES (1000), (3000), (10000)) v(r)) t ORDER BY r;
+SELECT plan_rows('SELECT 1 FROM pins WHERE quadkey_dwithin(qk, 10, 10, 1000)') <= 1 AS none_far_away;
+
+-- an index grown by inserts alone stays selective: a point probe reads few pages
+CREATE TABLE grown (lat float8, lon float8, qk quadkey);
+CREATE INDEX grown_qk ON grown USING gist (qk);
+INSERT INTO grown SELECT lat, lon, quadkey(lat, lon, 23)
+	FROM (SELECT 47 + random() AS lat, -122.5 + random() AS lon FROM generate_series(1, 30000)) s;
+VACUUM ANALYZE grown;
+-- with the centre unknown at plan time: the radius's share of the data's extent
+SELECT plan_rows('SELECT 1 FROM grown g WHERE quadkey_dwithin(g.qk, (SELECT 47.5), (SELECT -122.0), 2000)') AS estimate,
+	   round(30000 * pi() * 2000.0 ^ 2 / (111195.0 * 111195.0 * cos(radians(47.5)))) AS area_share;
+DROP FUNCTION plan_rows(text);
+CREATE FUNCTION probe_buffers() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	plan json;
+BEGIN
+	EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)
+		SELECT count(*) FROM grown WHERE quadkey_dwithin(qk, 47.5, -122, 0) INTO plan;
+	RETURN (plan -> 0 -> 'Plan' ->> 'Shared Hit Blocks')::int + (plan -> 0 -> 'Plan' ->> 'Shared Read Blocks')::int;
+END
+$$;
+SELECT probe_buffers() <= 12 AS few_pages;
+DROP FUNCTION probe_buffers();
+DROP TABLE grown;
+
 -- the index stays right through inserts, deletes and vacuum
 DELETE FROM pins WHERE id % 3 = 0;
 INSERT INTO pins (lat, lon) SELECT 47.65 + (random() - 0.5) * 0.02, -122.30 + (random() - 0.5) * 0.03 FROM generate_series(1, 3000);

@@ -23,5 +23,6 @@ typedef struct GeoCap
 extern void GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m);
 extern double GeoBoxDistance(double lat, double lon, const QuadkeyBox *box);
 extern bool GeoCapMeetsBox(const GeoCap *cap, const QuadkeyBox *box);
+extern int	GeoCoverCoarse(const GeoCap *cap, int max_cells, Quadkey *cells);
 
 #endif							/* GEOSHARD_GEO_CAP_H */

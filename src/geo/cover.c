@@ -18,6 +18,41 @@
 #include "geo/cap.h"
 #include "geo/quadkey.h"
 
+/*
+ * The cover at the deepest level that needs at most max_cells cells (at
+ * least the world tile at level 0).  Returns the number of cells written to
+ * cells, which must hold max_cells entries (max_cells >= 4).
+ */
+int
+GeoCoverCoarse(const GeoCap *cap, int max_cells, Quadkey *cells)
+{
+	Quadkey    *next = palloc(sizeof(Quadkey) * 4 * max_cells);
+	int			ncells = 1;
+
+	cells[0] = QuadkeyMake(0, 0);
+	for (int l = 1; l <= QUADKEY_MAX_LEVEL; l++)
+	{
+		int			nnext = 0;
+
+		for (int i = 0; i < ncells; i++)
+			for (int d = 0; d < 4; d++)
+			{
+				Quadkey		child = QuadkeyMake((QuadkeyPath(cells[i]) << 2) | (uint64) d, l);
+				QuadkeyBox	box;
+
+				QuadkeyToBox(child, &box);
+				if (GeoCapMeetsBox(cap, &box))
+					next[nnext++] = child;
+			}
+		if (nnext > max_cells)
+			break;
+		memcpy(cells, next, sizeof(Quadkey) * nnext);
+		ncells = nnext;
+	}
+	pfree(next);
+	return ncells;
+}
+
 static void
 CheckCoverSize(int64 cells, int level)
 {

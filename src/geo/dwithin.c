@@ -27,9 +27,6 @@
 #include "geo/quadkey.h"
 #include "geo/sphere.h"
 
-/* Selectivity assumed for a radius predicate, as contsel does for && on boxes */
-#define DWITHIN_SELECTIVITY 0.001
-
 /* A prepared cap and the circle it was made from */
 typedef struct CircleCap
 {
@@ -130,7 +127,10 @@ quadkey_dwithin_support(PG_FUNCTION_ARGS)
 	{
 		SupportRequestSelectivity *req = (SupportRequestSelectivity *) rawreq;
 
-		req->selectivity = DWITHIN_SELECTIVITY;
+		/* joins have no constant circle; keep the planner's default */
+		if (req->is_join || list_length(req->args) != 4)
+			PG_RETURN_POINTER(NULL);
+		req->selectivity = DwithinSelectivity(req->root, req->args, req->varRelid);
 		PG_RETURN_POINTER(req);
 	}
 

@@ -6,6 +6,7 @@
 #define GEOSHARD_GEO_DWITHIN_H
 
 #include "fmgr.h"
+#include "nodes/pathnodes.h"
 #include "utils/geo_decls.h"
 
 #include "geo/cap.h"
@@ -14,5 +15,6 @@
 #define QUADKEY_DWITHIN_STRATEGY 20
 
 extern const GeoCap *GeoCapFromCircle(FmgrInfo *flinfo, const CIRCLE *circle);
+extern Selectivity DwithinSelectivity(PlannerInfo *root, List *args, int varRelid);
 
 #endif							/* GEOSHARD_GEO_DWITHIN_H */

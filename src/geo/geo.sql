@@ -161,9 +161,11 @@ COMMENT ON FUNCTION quadkey_cover(float8, float8, float8, int4) IS
 
 CREATE FUNCTION quadkey_dwithin_circle(quadkey, circle) RETURNS bool
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION quadkey_dwithin_sel(internal, oid, internal, int4) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 CREATE OPERATOR && (
 	LEFTARG = quadkey, RIGHTARG = circle, PROCEDURE = quadkey_dwithin_circle,
-	RESTRICT = contsel, JOIN = contjoinsel
+	RESTRICT = quadkey_dwithin_sel, JOIN = contjoinsel
 );
 COMMENT ON OPERATOR && (quadkey, circle) IS
 	'does the tile come within the circle''s radius (metres) of its centre point(lon, lat)?';

@@ -14,8 +14,12 @@
  * nearest-neighbour ordering, where the distance to a box is a lower bound
  * of the distance to anything inside it.
  *
- * Sorted builds order entries by the Morton code of their centre, so leaf
- * pages hold runs of nearby tiles; picksplit splits the same order in half.
+ * Sorted builds order entries by the Hilbert curve index of their centre
+ * (computed once per entry, as the abbreviated sort key), so each leaf page
+ * holds a compact run of nearby tiles; the Morton order of quadkeys jumps
+ * across the map and leaves wide, overlapping leaf boxes.  Page splits
+ * after the build cut at the median of the longer side instead (see
+ * quadkey_gist_picksplit).
  */
 #include "postgres.h"
 
@@ -70,14 +74,42 @@ BoxArea(const QuadkeyBox *a)
 	return ((double) a->xmax - a->xmin + 1) * ((double) a->ymax - a->ymin + 1);
 }
 
-/* Morton code of the box centre: the sort order for builds and splits */
+/* Position of deepest-level tile (x, y) along the Hilbert curve */
+static uint64
+HilbertIndex(uint32 x, uint32 y)
+{
+	const uint32 n = (uint32) QUADKEY_BOX_SIZE;
+	uint64		d = 0;
+
+	for (uint32 s = n / 2; s > 0; s /= 2)
+	{
+		uint32		rx = (x & s) ? 1 : 0;
+		uint32		ry = (y & s) ? 1 : 0;
+
+		d += (uint64) s * s * ((3 * rx) ^ ry);
+		/* rotate the quadrant so the curve continues where it left off */
+		if (ry == 0)
+		{
+			uint32		t;
+
+			if (rx == 1)
+			{
+				x = n - 1 - x;
+				y = n - 1 - y;
+			}
+			t = x;
+			x = y;
+			y = t;
+		}
+	}
+	return d;
+}
+
+/* Hilbert index of the box centre: the order of sorted builds */
 static inline uint64
 BoxOrder(const QuadkeyBox *a)
 {
-	uint32		cx = a->xmin + (a->xmax - a->xmin) / 2;
-	uint32		cy = a->ymin + (a->ymax - a->ymin) / 2;
-
-	return QuadkeyFromTile(cx, cy, QUADKEY_MAX_LEVEL);
+	return HilbertIndex(a->xmin + (a->xmax - a->xmin) / 2, a->ymin + (a->ymax - a->ymin) / 2);
 }
 
 /* quadkey_gistkey_in: the key type is internal to the index */
@@ -232,7 +264,7 @@ quadkey_gist_penalty(PG_FUNCTION_ARGS)
 typedef struct SplitItem
 {
 	OffsetNumber offset;
-	uint64		order;
+	uint64		order;			/* centre on the split axis, then the other */
 } SplitItem;
 
 static int
@@ -244,7 +276,14 @@ CompareSplitItems(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* quadkey_gist_picksplit: halve the entries in Morton order of their centres */
+/*
+ * quadkey_gist_picksplit: split at the median along the longer side of the
+ * page's bounding box, so the halves sit side by side.  (Halving a
+ * space-filling-curve order instead can give two halves that each span the
+ * whole page, since the curve may enter a region in several pieces; inserts
+ * would then never separate again.)  Tile units are square in Web
+ * Mercator, so the sides compare directly.
+ */
 PG_FUNCTION_INFO_V1(quadkey_gist_picksplit);
 Datum
 quadkey_gist_picksplit(PG_FUNCTION_ARGS)
@@ -256,11 +295,21 @@ quadkey_gist_picksplit(PG_FUNCTION_ARGS)
 	SplitItem  *items = palloc(sizeof(SplitItem) * n);
 	QuadkeyBox *left = palloc(sizeof(QuadkeyBox));
 	QuadkeyBox *right = palloc(sizeof(QuadkeyBox));
+	QuadkeyBox	all = *DatumGetQuadkeyBox(entries->vector[FirstOffsetNumber].key);
+	bool		split_x;
+
+	for (int i = 1; i < n; i++)
+		BoxExtend(&all, DatumGetQuadkeyBox(entries->vector[FirstOffsetNumber + i].key));
+	split_x = (all.xmax - all.xmin) >= (all.ymax - all.ymin);
 
 	for (int i = 0; i < n; i++)
 	{
+		QuadkeyBox *box = DatumGetQuadkeyBox(entries->vector[FirstOffsetNumber + i].key);
+		uint64		cx = ((uint64) box->xmin + box->xmax) / 2;
+		uint64		cy = ((uint64) box->ymin + box->ymax) / 2;
+
 		items[i].offset = FirstOffsetNumber + i;
-		items[i].order = BoxOrder(DatumGetQuadkeyBox(entries->vector[FirstOffsetNumber + i].key));
+		items[i].order = split_x ? (cx << 32 | cy) : (cy << 32 | cx);
 	}
 	qsort(items, n, sizeof(SplitItem), CompareSplitItems);
 
@@ -318,13 +367,34 @@ CompareBoxesForBuild(Datum a, Datum b, SortSupport ssup)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* quadkey_gist_sortsupport: sorted builds, in Morton order */
+/* The abbreviated key is the whole Hilbert index: nothing is lost. */
+static Datum
+AbbreviateBox(Datum original, SortSupport ssup)
+{
+	return UInt64GetDatum(BoxOrder(DatumGetQuadkeyBox(original)));
+}
+
+static bool
+NeverAbortAbbreviation(int memtupcount, SortSupport ssup)
+{
+	return false;
+}
+
+/* quadkey_gist_sortsupport: sorted builds, in Hilbert order */
 PG_FUNCTION_INFO_V1(quadkey_gist_sortsupport);
 Datum
 quadkey_gist_sortsupport(PG_FUNCTION_ARGS)
 {
 	SortSupport ssup = (SortSupport) PG_GETARG_POINTER(0);
 
-	ssup->comparator = CompareBoxesForBuild;
+	if (ssup->abbreviate)
+	{
+		ssup->comparator = ssup_datum_unsigned_cmp;
+		ssup->abbrev_converter = AbbreviateBox;
+		ssup->abbrev_abort = NeverAbortAbbreviation;
+		ssup->abbrev_full_comparator = CompareBoxesForBuild;
+	}
+	else
+		ssup->comparator = CompareBoxesForBuild;
 	PG_RETURN_VOID();
 }
