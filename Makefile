@@ -90,9 +90,12 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 deps:
 	@$(SUDO) $(GEOSHARD_SRC)/test/install-deps.sh
 
+# The test-only fuzzing extension (test/fuzz) is built and installed too.
 test: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	$(MAKE) -C $(GEOSHARD_SRC)/test/fuzz PG_CONFIG=$(PG_CONFIG)
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC)/test/fuzz PG_CONFIG=$(PG_CONFIG) install
 	@$(GEOSHARD_SRC)/test/run-tests.sh "$(REGRESS)" "$(ISOLATION)"
 
 demo: deps
