@@ -523,68 +523,117 @@ or_set_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/* The counter a version vector holds for node, 0 if none; short vectors are scanned. */
+static inline int64
+VVFind(const OrDot *vv, int nvv, int32 node)
+{
+	if (nvv <= 8)
+	{
+		for (int i = 0; i < nvv; i++)
+			if (vv[i].node >= node)
+				return vv[i].node == node ? vv[i].counter : 0;
+		return 0;
+	}
+	return VVGet(vv, nvv, node);
+}
+
 /*
- * Keep the dots of one element: those in both a and b, and those of one
- * side that the other side's version vector has not covered.
+ * Append to out the dots of one element to keep: those in both a and b, and
+ * those of one side that the other side's version vector has not covered.
+ * Either side may be empty (the element is on one side only).  Returns the
+ * number of dots written.
  */
-static void
-MergeDots(OrBuilder *out, const OrDot *a, int na, const OrDot *avv, int navv,
+static int
+MergeDots(OrDot *out, const OrDot *a, int na, const OrDot *avv, int navv,
 		  const OrDot *b, int nb, const OrDot *bvv, int nbvv)
 {
 	int			i = 0,
-				j = 0;
+				j = 0,
+				n = 0;
 
 	while (i < na || j < nb)
 	{
 		if (j >= nb || (i < na && a[i].node < b[j].node))
 		{
-			if (a[i].counter > VVGet(bvv, nbvv, a[i].node))
-				BuilderAddDot(out, a[i].node, a[i].counter);
+			if (a[i].counter > VVFind(bvv, nbvv, a[i].node))
+				out[n++] = a[i];
 			i++;
 		}
 		else if (i >= na || b[j].node < a[i].node)
 		{
-			if (b[j].counter > VVGet(avv, navv, b[j].node))
-				BuilderAddDot(out, b[j].node, b[j].counter);
+			if (b[j].counter > VVFind(avv, navv, b[j].node))
+				out[n++] = b[j];
 			j++;
 		}
 		else
 		{
 			/* same node: equal dots are kept; of two, the one the other side has not seen */
 			if (a[i].counter == b[j].counter)
-				BuilderAddDot(out, a[i].node, a[i].counter);
-			else if (a[i].counter > b[j].counter && a[i].counter > VVGet(bvv, nbvv, a[i].node))
-				BuilderAddDot(out, a[i].node, a[i].counter);
-			else if (b[j].counter > a[i].counter && b[j].counter > VVGet(avv, navv, b[j].node))
-				BuilderAddDot(out, b[j].node, b[j].counter);
+				out[n++] = a[i];
+			else if (a[i].counter > b[j].counter && a[i].counter > VVFind(bvv, nbvv, a[i].node))
+				out[n++] = a[i];
+			else if (b[j].counter > a[i].counter && b[j].counter > VVFind(avv, navv, b[j].node))
+				out[n++] = b[j];
 			i++;
 			j++;
 		}
 	}
+	return n;
 }
 
+/*
+ * The merge, in one pass written straight into the result: the result is
+ * allocated for the largest possible outcome with its regions at their
+ * worst-case offsets, filled, then compacted with three moves.
+ */
 static OrSet *
 OrSetMerge(OrSet *a, OrSet *b)
 {
-	OrElem	   *ae = OrElems(a);
-	OrElem	   *be = OrElems(b);
-	OrBuilder	out;
+	const OrElem *ae = OrElems(a);
+	const OrElem *be = OrElems(b);
+	const OrDot *ad = OrDots(a);
+	const OrDot *bd = OrDots(b);
+	const char *at = OrText(a);
+	const char *bt = OrText(b);
+	int			max_vv = a->nvv + b->nvv;
+	int			max_dots = a->ndots + b->ndots;
+	int			max_elems = a->nelems + b->nelems;
+	Size		max_text = VARSIZE(a) + VARSIZE(b);
+	Size		size = offsetof(OrSet, data) + sizeof(OrDot) * ((Size) max_vv + max_dots) +
+		sizeof(OrElem) * (Size) max_elems + max_text;
+	OrSet	   *r;
+	OrDot	   *vv;
+	OrDot	   *dots;
+	OrElem	   *elems;
+	char	   *text;
+	int			nvv = 0,
+				ndots = 0,
+				nelems = 0;
+	int32		ntext = 0;
 	int			i = 0,
 				j = 0;
 
-	BuilderInit(&out, a->nvv + b->nvv, a->nelems + b->nelems, a->ndots + b->ndots);
+	if (size > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("or_set is too large (%zu bytes)", size)));
+	r = palloc(size);
+	vv = r->data;
+	dots = vv + max_vv;
+	elems = (OrElem *) (dots + max_dots);
+	text = (char *) (elems + max_elems);
 
 	/* version vectors: per-node maximum */
 	while (i < a->nvv || j < b->nvv)
 	{
 		if (j >= b->nvv || (i < a->nvv && OrVV(a)[i].node < OrVV(b)[j].node))
-			out.vv[out.nvv++] = OrVV(a)[i++];
+			vv[nvv++] = OrVV(a)[i++];
 		else if (i >= a->nvv || OrVV(b)[j].node < OrVV(a)[i].node)
-			out.vv[out.nvv++] = OrVV(b)[j++];
+			vv[nvv++] = OrVV(b)[j++];
 		else
 		{
-			out.vv[out.nvv] = OrVV(a)[i];
-			out.vv[out.nvv++].counter = Max(OrVV(a)[i].counter, OrVV(b)[j].counter);
+			vv[nvv] = OrVV(a)[i];
+			vv[nvv++].counter = Max(OrVV(a)[i].counter, OrVV(b)[j].counter);
 			i++;
 			j++;
 		}
@@ -594,33 +643,62 @@ OrSetMerge(OrSet *a, OrSet *b)
 	i = j = 0;
 	while (i < a->nelems || j < b->nelems)
 	{
-		int			cmp;
+		const OrElem *x = NULL;
+		const OrElem *y = NULL;
+		int			kept;
 
 		if (j >= b->nelems)
-			cmp = -1;
+			x = &ae[i++];
 		else if (i >= a->nelems)
-			cmp = 1;
+			y = &be[j++];
 		else
-			cmp = CrdtCompareText(OrText(a) + ae[i].text_off, ae[i].text_len,
-							  OrText(b) + be[j].text_off, be[j].text_len);
+		{
+			int			cmp = CrdtCompareText(at + ae[i].text_off, ae[i].text_len,
+											  bt + be[j].text_off, be[j].text_len);
 
-		if (cmp <= 0)
-			BuilderAddElem(&out, OrText(a) + ae[i].text_off, ae[i].text_len);
+			if (cmp <= 0)
+				x = &ae[i++];
+			if (cmp >= 0)
+				y = &be[j++];
+		}
+
+		if (x != NULL && y != NULL && x->dot_count == y->dot_count &&
+			memcmp(ad + x->dot_start, bd + y->dot_start, sizeof(OrDot) * x->dot_count) == 0)
+		{
+			/* both sides saw the same adds: nothing to decide */
+			memcpy(dots + ndots, ad + x->dot_start, sizeof(OrDot) * x->dot_count);
+			kept = x->dot_count;
+		}
 		else
-			BuilderAddElem(&out, OrText(b) + be[j].text_off, be[j].text_len);
+			kept = MergeDots(dots + ndots,
+							 x ? ad + x->dot_start : NULL, x ? x->dot_count : 0, OrVV(a), a->nvv,
+							 y ? bd + y->dot_start : NULL, y ? y->dot_count : 0, OrVV(b), b->nvv);
 
-		MergeDots(&out,
-				  cmp <= 0 ? OrDots(a) + ae[i].dot_start : NULL, cmp <= 0 ? ae[i].dot_count : 0,
-				  OrVV(a), a->nvv,
-				  cmp >= 0 ? OrDots(b) + be[j].dot_start : NULL, cmp >= 0 ? be[j].dot_count : 0,
-				  OrVV(b), b->nvv);
-		BuilderEndElem(&out);
-		if (cmp <= 0)
-			i++;
-		if (cmp >= 0)
-			j++;
+		if (kept > 0)
+		{
+			const OrElem *src = x != NULL ? x : y;
+
+			elems[nelems].text_off = ntext;
+			elems[nelems].text_len = src->text_len;
+			elems[nelems].dot_start = ndots;
+			elems[nelems].dot_count = kept;
+			memcpy(text + ntext, (x != NULL ? at : bt) + src->text_off, src->text_len);
+			ntext += src->text_len;
+			ndots += kept;
+			nelems++;
+		}
 	}
-	return BuilderFinish(&out);
+
+	/* close the gaps between the regions */
+	memmove(vv + nvv, dots, sizeof(OrDot) * ndots);
+	memmove(vv + nvv + ndots, elems, sizeof(OrElem) * nelems);
+	memmove((char *) ((OrElem *) (vv + nvv + ndots) + nelems), text, ntext);
+	r->nvv = nvv;
+	r->ndots = ndots;
+	r->nelems = nelems;
+	SET_VARSIZE(r, offsetof(OrSet, data) + sizeof(OrDot) * ((Size) nvv + ndots) +
+				sizeof(OrElem) * (Size) nelems + ntext);
+	return r;
 }
 
 /* crdt_merge(or_set, or_set), NULL meaning no state yet */

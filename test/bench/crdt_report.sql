@@ -38,6 +38,8 @@ WITH m AS (
 		(5, 'or_set merge us, 10 elements', pg_temp.ns('orset', 'crdt_merge(or_set) 10') / 1000, NULL, NULL),
 		(6, 'or_set merge us, 100 elements', pg_temp.ns('orset', 'crdt_merge(or_set) 100') / 1000, NULL, 2.0),
 		(7, 'or_set merge us, 1000 elements', pg_temp.ns('orset', 'crdt_merge(or_set) 1000') / 1000, NULL, NULL),
+		(71, 'or_set merge us, 100 elements, lz4-compressed column', pg_temp.ns('orset', 'crdt_merge(or_set) 100 lz4') / 1000, NULL, 2.0),
+		(72, 'or_set merge us, 1000 elements, lz4-compressed column', pg_temp.ns('orset', 'crdt_merge(or_set) 1000 lz4') / 1000, NULL, NULL),
 		(8, 'WAL bytes per UPDATE: g_counter merge vs int8 n = n + 1',
 		 (SELECT bytes_per_update FROM bench.wal WHERE name = 'g_counter merge')::float8,
 		 (SELECT bytes_per_update FROM bench.wal WHERE name = 'int8 n = n + 1')::float8, NULL)
