@@ -137,22 +137,26 @@ GeoRectDistance(double lat, double lon, const GeoRect *rect)
 }
 
 /*
- * The last latitudes seen at one call site and their cosines.  Queries
- * usually measure from one fixed point, so one of the two cosines is
- * nearly always already known.
+ * The last point seen at each argument position of one call site, already
+ * checked, with the cosine of its latitude.  Queries usually measure from
+ * one fixed point, so one side is nearly always known.
  */
-typedef struct CosineCache
+typedef struct PointCache
 {
 	double		lat[2];
+	double		lon[2];
 	double		cos[2];
-} CosineCache;
+} PointCache;
 
+/* Check (lat, lon) unless it is the cached point, and return cos(lat). */
 static inline double
-CachedCosine(CosineCache *cache, int slot, double lat)
+CachedPointCosine(PointCache *cache, int slot, double lat, double lon)
 {
-	if (cache->lat[slot] != lat)
+	if (cache->lat[slot] != lat || cache->lon[slot] != lon)
 	{
+		GeoCheckLatLon(lat, lon);
 		cache->lat[slot] = lat;
+		cache->lon[slot] = lon;
 		cache->cos[slot] = cos(GEO_RADIANS(lat));
 	}
 	return cache->cos[slot];
@@ -167,19 +171,19 @@ haversine(PG_FUNCTION_ARGS)
 	double		lon1 = PG_GETARG_FLOAT8(1);
 	double		lat2 = PG_GETARG_FLOAT8(2);
 	double		lon2 = PG_GETARG_FLOAT8(3);
-	CosineCache *cache = (CosineCache *) fcinfo->flinfo->fn_extra;
-
-	GeoCheckLatLon(lat1, lon1);
-	GeoCheckLatLon(lat2, lon2);
+	PointCache *cache = (PointCache *) fcinfo->flinfo->fn_extra;
+	double		cos1;
+	double		cos2;
 
 	if (unlikely(cache == NULL))
 	{
-		cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(CosineCache));
-		/* NaN never equals a latitude, so both slots start empty */
+		cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(PointCache));
+		/* NaN never equals a coordinate, so both slots start empty */
 		cache->lat[0] = cache->lat[1] = get_float8_nan();
 		fcinfo->flinfo->fn_extra = cache;
 	}
+	cos1 = CachedPointCosine(cache, 0, lat1, lon1);
+	cos2 = CachedPointCosine(cache, 1, lat2, lon2);
 
-	PG_RETURN_FLOAT8(DistanceWithCosines(lat1, lon1, CachedCosine(cache, 0, lat1),
-										 lat2, lon2, CachedCosine(cache, 1, lat2)));
+	PG_RETURN_FLOAT8(DistanceWithCosines(lat1, lon1, cos1, lat2, lon2, cos2));
 }
