@@ -321,12 +321,7 @@ CounterValue(Counter *c, int width)
 static Datum
 CounterMergeNullable(FunctionCallInfo fcinfo, int width)
 {
-	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	if (PG_ARGISNULL(0))
-		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
-	if (PG_ARGISNULL(1))
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	CRDT_MERGE_NULL_SIDES();
 	PG_RETURN_POINTER(CounterMerge(PG_GETARG_COUNTER_P(0), PG_GETARG_COUNTER_P(1), width));
 }
 

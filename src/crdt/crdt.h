@@ -22,6 +22,21 @@ typedef struct CrdtReader
 	const char *type;			/* SQL type name, for error messages */
 } CrdtReader;
 
+/*
+ * crdt_merge is not strict: a NULL side is "no state yet", so the other
+ * side is the answer, and NULL only when both are.  Returns from the
+ * calling function when a side is NULL.
+ */
+#define CRDT_MERGE_NULL_SIDES() \
+	do { \
+		if (PG_ARGISNULL(0) && PG_ARGISNULL(1)) \
+			PG_RETURN_NULL(); \
+		if (PG_ARGISNULL(0)) \
+			PG_RETURN_DATUM(PG_GETARG_DATUM(1)); \
+		if (PG_ARGISNULL(1)) \
+			PG_RETURN_DATUM(PG_GETARG_DATUM(0)); \
+	} while (0)
+
 extern void CrdtReaderInit(CrdtReader *reader, char *input, const char *type);
 extern JsonTokenType CrdtNext(CrdtReader *reader);
 extern void CrdtExpect(CrdtReader *reader, JsonTokenType token);
@@ -40,5 +55,7 @@ extern int	CrdtCompareText(const char *a, int alen, const char *b, int blen);
 extern void CrdtCheckNode(int64 node, bool binary);
 extern void CrdtInvalidBinary(const char *type, const char *detail) pg_attribute_noreturn();
 extern int	CrdtRecvCount(StringInfo buf, Size item_size, const char *type);
+extern const char *CrdtRecvText(StringInfo buf, const char *type, int *len);
+extern void CrdtSendText(StringInfo buf, const char *text, int len);
 
 #endif							/* GEOSHARD_CRDT_CRDT_H */

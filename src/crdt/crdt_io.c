@@ -211,6 +211,38 @@ CrdtRecvCount(StringInfo buf, Size item_size, const char *type)
 }
 
 /*
+ * Text inside a binary value: an int4 byte length, then the text in the
+ * client encoding, converted as textrecv and textsend convert.  Reading
+ * checks the length against the bytes present and the text's encoding
+ * (which also refuses NUL bytes); the result is in the database encoding.
+ */
+const char *
+CrdtRecvText(StringInfo buf, const char *type, int *len)
+{
+	int32		n = pq_getmsgint(buf, 4);
+	const char *raw;
+	char	   *text;
+
+	if (n < 0 || n > buf->len - buf->cursor)
+		CrdtInvalidBinary(type, psprintf("Text length %d exceeds the %d bytes that follow.",
+										 n, buf->len - buf->cursor));
+	raw = pq_getmsgbytes(buf, n);
+	text = pg_client_to_server(raw, n);
+	*len = text == raw ? n : (int) strlen(text);
+	return text;
+}
+
+void
+CrdtSendText(StringInfo buf, const char *text, int len)
+{
+	char	   *converted = pg_server_to_client(text, len);
+	int			n = converted == text ? len : (int) strlen(converted);
+
+	pq_sendint32(buf, n);
+	pq_sendbytes(buf, converted, n);
+}
+
+/*
  * Order of set elements: by bytes, then by length.  Collation-free, so every
  * node stores, merges and returns elements in the same order.
  */

@@ -143,7 +143,7 @@ lww_register_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	Hlc			ts;
-	int32		len;
+	int			len;
 	char	   *text;
 
 	ts.time = (uint64) pq_getmsgint64(buf);
@@ -151,11 +151,7 @@ lww_register_recv(PG_FUNCTION_ARGS)
 	ts.reserved = 0;
 	if (ts.node < 0 || HlcPhysical(&ts) > HLC_PHYSICAL_MAX)
 		CrdtInvalidBinary("lww_register", "The timestamp is out of range.");
-	len = pq_getmsgint(buf, 4);
-	if (len < 0 || len > buf->len - buf->cursor)
-		CrdtInvalidBinary("lww_register", psprintf("Value length %d exceeds the %d bytes that follow.",
-												   len, buf->len - buf->cursor));
-	text = pq_getmsgtext(buf, len, &len);
+	text = pnstrdup(CrdtRecvText(buf, "lww_register", &len), len);
 
 	PG_RETURN_POINTER(LwwMake(&ts, DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)))));
 }
@@ -172,8 +168,7 @@ lww_register_send(PG_FUNCTION_ARGS)
 	pq_begintypsend(&buf);
 	pq_sendint64(&buf, (int64) r->ts.time);
 	pq_sendint32(&buf, r->ts.node);
-	pq_sendint32(&buf, strlen(text));
-	pq_sendtext(&buf, text, strlen(text));
+	CrdtSendText(&buf, text, strlen(text));
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
@@ -186,12 +181,7 @@ lww_register_merge(PG_FUNCTION_ARGS)
 	LwwRegister *b;
 	int			cmp;
 
-	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	if (PG_ARGISNULL(0))
-		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
-	if (PG_ARGISNULL(1))
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	CRDT_MERGE_NULL_SIDES();
 
 	a = PG_GETARG_LWW_P(0);
 	b = PG_GETARG_LWW_P(1);

@@ -16,7 +16,6 @@
 
 #include "catalog/pg_type.h"
 #include "libpq/pqformat.h"
-#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -265,15 +264,7 @@ lww_set_recv(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < n; i++)
 	{
-		int			len = pq_getmsgint(buf, 4);
-
-		if (len < 0 || len > buf->len - buf->cursor)
-			CrdtInvalidBinary("lww_set", psprintf("Element length %d exceeds the %d bytes that follow.",
-												  len, buf->len - buf->cursor));
-		items[i].text = pq_getmsgbytes(buf, len);
-		items[i].len = len;
-		if (!pg_verifymbstr(items[i].text, len, true) || memchr(items[i].text, '\0', len) != NULL)
-			CrdtInvalidBinary("lww_set", "An element is not valid text in the database encoding.");
+		items[i].text = CrdtRecvText(buf, "lww_set", &items[i].len);
 		items[i].flags = pq_getmsgint(buf, 4);
 		if (items[i].flags & LWW_HAS_ADD)
 			RecvHlc(buf, &items[i].add);
@@ -298,8 +289,7 @@ lww_set_send(PG_FUNCTION_ARGS)
 	{
 		LwwEntry   *e = &s->entries[i];
 
-		pq_sendint32(&buf, e->text_len);
-		pq_sendbytes(&buf, LwwText(s) + e->text_off, e->text_len);
+		CrdtSendText(&buf, LwwText(s) + e->text_off, e->text_len);
 		pq_sendint32(&buf, e->flags);
 		if (e->flags & LWW_HAS_ADD)
 		{
@@ -342,12 +332,7 @@ lww_set_merge(PG_FUNCTION_ARGS)
 				j = 0,
 				n = 0;
 
-	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	if (PG_ARGISNULL(0))
-		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
-	if (PG_ARGISNULL(1))
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	CRDT_MERGE_NULL_SIDES();
 
 	a = PG_GETARG_LWWSET_P(0);
 	b = PG_GETARG_LWWSET_P(1);

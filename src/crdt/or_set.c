@@ -27,7 +27,6 @@
 
 #include "catalog/pg_type.h"
 #include "libpq/pqformat.h"
-#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -463,16 +462,10 @@ or_set_recv(PG_FUNCTION_ARGS)
 	nelems = CrdtRecvCount(buf, 8, "or_set");
 	for (int e = 0; e < nelems; e++)
 	{
-		int			len = pq_getmsgint(buf, 4);
-		const char *text;
+		int			len;
+		const char *text = CrdtRecvText(buf, "or_set", &len);
 		int			ndots;
 
-		if (len < 0 || len > buf->len - buf->cursor)
-			CrdtInvalidBinary("or_set", psprintf("Element length %d exceeds the %d bytes that follow.",
-												 len, buf->len - buf->cursor));
-		text = pq_getmsgbytes(buf, len);
-		if (!pg_verifymbstr(text, len, true) || memchr(text, '\0', len) != NULL)
-			CrdtInvalidBinary("or_set", "An element is not valid text in the database encoding.");
 		ndots = CrdtRecvCount(buf, 12, "or_set");
 		if (ndots == 0)
 			CrdtInvalidBinary("or_set", "An element has no dots.");
@@ -511,8 +504,7 @@ or_set_send(PG_FUNCTION_ARGS)
 	{
 		OrDot	   *d = OrDots(s) + elems[e].dot_start;
 
-		pq_sendint32(&buf, elems[e].text_len);
-		pq_sendbytes(&buf, OrText(s) + elems[e].text_off, elems[e].text_len);
+		CrdtSendText(&buf, OrText(s) + elems[e].text_off, elems[e].text_len);
 		pq_sendint32(&buf, elems[e].dot_count);
 		for (int k = 0; k < elems[e].dot_count; k++)
 		{
@@ -706,12 +698,7 @@ PG_FUNCTION_INFO_V1(or_set_merge);
 Datum
 or_set_merge(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	if (PG_ARGISNULL(0))
-		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
-	if (PG_ARGISNULL(1))
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	CRDT_MERGE_NULL_SIDES();
 	PG_RETURN_POINTER(OrSetMerge(PG_GETARG_ORSET_P(0), PG_GETARG_ORSET_P(1)));
 }
 

@@ -41,6 +41,7 @@ port = $PORT
 listen_addresses = ''
 unix_socket_directories = '$DIR'
 shared_preload_libraries = 'geoshard'
+geoshard.node_id = 1
 CONF
 	run pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 	run createdb -h "$DIR" -p "$PORT" -U postgres geoshard_demo

@@ -44,3 +44,23 @@ EXPLAIN (COSTS OFF)
 SELECT id FROM pins
 WHERE quadkey_dwithin(qk, 1.2966, 103.7764, 1000)
   AND haversine(lat, lon, 1.2966, 103.7764) <= 1000;
+
+\echo
+\echo '== 6. CRDTs: a "going" counter and attendee set edited on two phones, merged in any order'
+\set QUIET on
+CREATE TEMP TABLE pin_stats (pin int PRIMARY KEY, going g_counter NOT NULL DEFAULT '{}',
+							 attendees or_set NOT NULL DEFAULT '{}');
+INSERT INTO pin_stats VALUES (1);
+-- phone 21 and phone 22 each change their copy while offline
+SELECT set_config('geoshard.node_id', '21', false) AS node \gset
+SELECT g_counter_inc(going) AS going_21, or_set_add(attendees, 'ana') AS attendees_21 FROM pin_stats \gset
+SELECT set_config('geoshard.node_id', '22', false) AS node \gset
+SELECT g_counter_inc(going) AS going_22, or_set_remove(or_set_add(attendees, 'ben'), 'ana') AS attendees_22 FROM pin_stats \gset
+-- back online: both uploads merge into the server's row, in either order
+INSERT INTO pin_stats VALUES (1, :'going_22', :'attendees_22')
+	ON CONFLICT (pin) DO UPDATE SET going = crdt_merge(pin_stats.going, EXCLUDED.going),
+									attendees = crdt_merge(pin_stats.attendees, EXCLUDED.attendees);
+INSERT INTO pin_stats VALUES (1, :'going_21', :'attendees_21')
+	ON CONFLICT (pin) DO UPDATE SET going = crdt_merge(pin_stats.going, EXCLUDED.going),
+									attendees = crdt_merge(pin_stats.attendees, EXCLUDED.attendees);
+SELECT pin, crdt_value(going) AS going, crdt_value(attendees) AS attendees, going AS going_state FROM pin_stats;

@@ -13,7 +13,7 @@ my $demo = "$FindBin::Bin/../demo";
 
 my $node = PostgreSQL::Test::Cluster->new('demo');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'geoshard'");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'geoshard'\ngeoshard.node_id = 1");
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE geoshard_demo');
 
@@ -31,6 +31,7 @@ is($node->safe_psql('geoshard_demo', 'SELECT geoshard.is_preloaded()'),
 is($ret, 0, 'showcase queries run') or diag($err);
 like($out, qr/Bitmap Index Scan on pins_qk/, 'showcase radius query uses the index');
 like($out, qr/University of Washington\s+\|\s+us-west/, 'showcase shows shard owners');
+like($out, qr/1 \|\s+2 \| \{ana,ben\}/, 'showcase CRDT merge: both increments and an add-wins set');
 
 # The showcase's radius count equals a full scan.
 my ($shown) = $out =~ /pins_within_250m\s*\n-+\n\s*(\d+)/;
