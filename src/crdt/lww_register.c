@@ -144,6 +144,7 @@ lww_register_recv(PG_FUNCTION_ARGS)
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	Hlc			ts;
 	int			len;
+	const char *raw;
 	char	   *text;
 
 	ts.time = (uint64) pq_getmsgint64(buf);
@@ -151,7 +152,8 @@ lww_register_recv(PG_FUNCTION_ARGS)
 	ts.reserved = 0;
 	if (ts.node < 0 || HlcPhysical(&ts) > HLC_PHYSICAL_MAX)
 		CrdtInvalidBinary("lww_register", "The timestamp is out of range.");
-	text = pnstrdup(CrdtRecvText(buf, "lww_register", &len), len);
+	raw = CrdtRecvText(buf, "lww_register", &len);
+	text = pnstrdup(raw, len);
 
 	PG_RETURN_POINTER(LwwMake(&ts, DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)))));
 }
