@@ -96,17 +96,17 @@ test: deps
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	$(MAKE) -C $(GEOSHARD_SRC)/test/fuzz PG_CONFIG=$(PG_CONFIG)
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC)/test/fuzz PG_CONFIG=$(PG_CONFIG) install
-	@$(GEOSHARD_SRC)/test/run-tests.sh "$(REGRESS)" "$(ISOLATION)"
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/run-tests.sh "$(REGRESS)" "$(ISOLATION)"
 
 demo: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
-	@$(GEOSHARD_SRC)/test/demo/demo.sh start
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/demo/demo.sh start
 
 demo-stop:
-	@$(GEOSHARD_SRC)/test/demo/demo.sh stop
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/demo/demo.sh stop
 
 bench: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
-	@$(GEOSHARD_SRC)/test/bench/run.sh
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/run.sh

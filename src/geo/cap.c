@@ -104,6 +104,7 @@ GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m)
 	cap->lat = lat;
 	cap->lon = lon;
 	cap->radius_m = radius_m;
+	GeoPointInit(&cap->centre, lat, lon);
 	cap->wraps = false;
 
 	/* A cap that reaches a pole spans every longitude. */
@@ -169,24 +170,122 @@ GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m)
 	}
 }
 
+/* Web Mercator y of a latitude's sine, in deepest-level tile rows */
+static inline double
+MercatorRow(double sinlat)
+{
+	/* sin(85.05112878 degrees): the clamp of the tile system */
+	const double limit = 0.99627207622075;
+
+	sinlat = Max(-limit, Min(limit, sinlat));
+	return (0.5 - log((1.0 + sinlat) / (1.0 - sinlat)) / (4.0 * M_PI)) * (double) QUADKEY_BOX_SIZE;
+}
+
+void
+GeoPointInit(GeoPoint *point, double lat, double lon)
+{
+	point->lat = lat;
+	point->lon = lon;
+	point->sinlat = sin(GEO_RADIANS(lat));
+	point->coslat = cos(GEO_RADIANS(lat));
+	point->row = MercatorRow(point->sinlat);
+}
+
+/* Absolute longitude difference in degrees, wrapped into [0, 180]. */
+static inline double
+LongitudeGap(double a, double b)
+{
+	double		d = fabs(a - b);
+
+	return d > 180.0 ? 360.0 - d : d;
+}
+
+/* Great-circle distance in metres from the point to (lat, lon) */
+static inline double
+DistanceTo(const GeoPoint *point, double lat, double lon)
+{
+	double		sdlat = sin(GEO_RADIANS(lat - point->lat) * 0.5);
+	double		sdlon = sin(GEO_RADIANS(lon - point->lon) * 0.5);
+	double		a = sdlat * sdlat + point->coslat * cos(GEO_RADIANS(lat)) * sdlon * sdlon;
+
+	return 2.0 * GEO_EARTH_RADIUS_M * asin(sqrt(Min(a, 1.0)));
+}
+
+/* Latitudes of a box's northern and southern edges; the polar rows reach the poles */
+static inline double
+BoxNorth(const QuadkeyBox *box)
+{
+	return box->ymin == 0 ? 90.0 : QuadkeyTileLatitude(box->ymin, QUADKEY_MAX_LEVEL);
+}
+
+static inline double
+BoxSouth(const QuadkeyBox *box)
+{
+	return box->ymax == QUADKEY_BOX_SIZE - 1 ? -90.0 :
+		QuadkeyTileLatitude((uint64) box->ymax + 1, QUADKEY_MAX_LEVEL);
+}
+
 /*
- * Distance in metres from a point to the nearest point of a box of tiles.
- * The top and bottom rows of tiles also hold the points the Mercator clamp
- * moved into them, so here they reach the poles.
+ * Distance in metres from a point to the nearest point of a box of tiles
+ * (0 inside).  The top and bottom rows of tiles also hold the points the
+ * Mercator clamp moved into them, so here they reach the poles.
+ *
+ * Inside the box's longitudes the nearest point lies straight north or
+ * south; outside them it lies on the nearer meridian edge (as in S2's
+ * S2LatLngRect::GetDistance): at the foot of the perpendicular from the
+ * point if that falls within the edge, else at the edge's end nearer the
+ * foot.  Which case applies is decided in tile rows, without computing
+ * latitudes, so most boxes cost one or two transcendental calls.  Near a
+ * row boundary the comparison may misjudge by rounding; the result then
+ * errs low (0, or the perpendicular distance), never high.
  */
+double
+GeoPointBoxDistance(const GeoPoint *point, const QuadkeyBox *box)
+{
+	double		min_lon = QuadkeyTileLongitude(box->xmin, QUADKEY_MAX_LEVEL);
+	double		max_lon = QuadkeyTileLongitude((uint64) box->xmax + 1, QUADKEY_MAX_LEVEL);
+	bool		to_north = box->ymin == 0;
+	bool		to_south = box->ymax == QUADKEY_BOX_SIZE - 1;
+	double		edge_lon;
+	double		dlon;
+	double		cosd;
+
+	if (point->lon >= min_lon && point->lon <= max_lon)
+	{
+		if (!to_north && point->row < (double) box->ymin)
+			return Max(0.0, GEO_EARTH_RADIUS_M * GEO_RADIANS(point->lat - BoxNorth(box)));
+		if (!to_south && point->row > (double) box->ymax + 1.0)
+			return Max(0.0, GEO_EARTH_RADIUS_M * GEO_RADIANS(BoxSouth(box) - point->lat));
+		return 0.0;
+	}
+
+	edge_lon = LongitudeGap(point->lon, min_lon) <= LongitudeGap(point->lon, max_lon) ? min_lon : max_lon;
+	dlon = GEO_RADIANS(LongitudeGap(point->lon, edge_lon));
+	cosd = cos(dlon);
+	if (cosd > 0.0)
+	{
+		/* the foot of the perpendicular on the edge's meridian, as a sine */
+		double		across = point->coslat * cosd;
+		double		foot_row = MercatorRow(point->sinlat / sqrt(point->sinlat * point->sinlat + across * across));
+
+		if ((to_north || foot_row >= (double) box->ymin) &&
+			(to_south || foot_row <= (double) box->ymax + 1.0))
+			return GEO_EARTH_RADIUS_M * asin(Min(1.0, fabs(point->coslat * sin(dlon))));
+		return DistanceTo(point, foot_row < (double) box->ymin ? BoxNorth(box) : BoxSouth(box), edge_lon);
+	}
+
+	/* the foot is on the far half of the meridian circle: one end is nearest */
+	return Min(DistanceTo(point, BoxNorth(box), edge_lon), DistanceTo(point, BoxSouth(box), edge_lon));
+}
+
+/* Distance in metres from (lat, lon) to the nearest point of a box of tiles */
 double
 GeoBoxDistance(double lat, double lon, const QuadkeyBox *box)
 {
-	GeoRect		rect;
+	GeoPoint	point;
 
-	rect.max_lat = box->ymin == 0 ? 90.0 :
-		QuadkeyTileLatitude(box->ymin, QUADKEY_MAX_LEVEL);
-	rect.min_lat = box->ymax == QUADKEY_BOX_SIZE - 1 ? -90.0 :
-		QuadkeyTileLatitude((uint64) box->ymax + 1, QUADKEY_MAX_LEVEL);
-	rect.min_lon = QuadkeyTileLongitude(box->xmin, QUADKEY_MAX_LEVEL);
-	rect.max_lon = QuadkeyTileLongitude((uint64) box->xmax + 1, QUADKEY_MAX_LEVEL);
-
-	return GeoRectDistance(lat, lon, &rect);
+	GeoPointInit(&point, lat, lon);
+	return GeoPointBoxDistance(&point, box);
 }
 
 /* Does any point of the box lie within the cap? */
@@ -207,5 +306,5 @@ GeoCapMeetsBox(const GeoCap *cap, const QuadkeyBox *box)
 		box->ymin >= cap->inner.ymin && box->ymax <= cap->inner.ymax)
 		return true;
 
-	return GeoBoxDistance(cap->lat, cap->lon, box) <= cap->radius_m + GEO_CAP_SLACK_M;
+	return GeoPointBoxDistance(&cap->centre, box) <= cap->radius_m + GEO_CAP_SLACK_M;
 }

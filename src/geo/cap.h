@@ -8,11 +8,26 @@
 
 #include "geo/quadkey.h"
 
+/*
+ * A point prepared for many distance computations against tile boxes: the
+ * sine and cosine of its latitude, and its Web Mercator y in deepest-level
+ * tile rows (fractional, clamped to the Mercator limit).
+ */
+typedef struct GeoPoint
+{
+	double		lat;			/* degrees */
+	double		lon;
+	double		sinlat;
+	double		coslat;
+	double		row;
+} GeoPoint;
+
 typedef struct GeoCap
 {
 	double		lat;			/* centre, degrees */
 	double		lon;
 	double		radius_m;
+	GeoPoint	centre;
 	bool		wraps;			/* x range crosses the antimeridian */
 	QuadkeyBox	bounds;			/* deepest-level tiles that can meet the cap;
 								 * xmin > xmax when wraps */
@@ -21,6 +36,8 @@ typedef struct GeoCap
 } GeoCap;
 
 extern void GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m);
+extern void GeoPointInit(GeoPoint *point, double lat, double lon);
+extern double GeoPointBoxDistance(const GeoPoint *point, const QuadkeyBox *box);
 extern double GeoBoxDistance(double lat, double lon, const QuadkeyBox *box);
 extern bool GeoCapMeetsBox(const GeoCap *cap, const QuadkeyBox *box);
 extern int	GeoCoverCoarse(const GeoCap *cap, int max_cells, Quadkey *cells);

@@ -28,6 +28,7 @@
 #include "access/gist.h"
 #include "access/stratnum.h"
 #include "utils/geo_decls.h"
+#include "utils/memutils.h"
 #include "utils/sortsupport.h"
 
 #include "geo/cap.h"
@@ -206,6 +207,25 @@ quadkey_gist_consistent(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
+/*
+ * The query point of a nearest-neighbour scan, checked and prepared once
+ * per scan (cached in fn_extra) rather than once per index entry.
+ */
+static const GeoPoint *
+ScanPoint(FmgrInfo *flinfo, const Point *point)
+{
+	GeoPoint   *cached = (GeoPoint *) flinfo->fn_extra;
+
+	if (cached == NULL || cached->lat != point->y || cached->lon != point->x)
+	{
+		GeoCheckLatLon(point->y, point->x);
+		if (cached == NULL)
+			cached = flinfo->fn_extra = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(GeoPoint));
+		GeoPointInit(cached, point->y, point->x);
+	}
+	return cached;
+}
+
 /* quadkey_gist_distance: metres from point(lon, lat) to the key's box */
 PG_FUNCTION_INFO_V1(quadkey_gist_distance);
 Datum
@@ -220,8 +240,7 @@ quadkey_gist_distance(PG_FUNCTION_ARGS)
 		elog(ERROR, "unrecognized quadkey GiST strategy number: %d", strategy);
 
 	*recheck = false;
-	GeoCheckLatLon(point->y, point->x);
-	PG_RETURN_FLOAT8(GeoBoxDistance(point->y, point->x, DatumGetQuadkeyBox(entry->key)));
+	PG_RETURN_FLOAT8(GeoPointBoxDistance(ScanPoint(fcinfo->flinfo, point), DatumGetQuadkeyBox(entry->key)));
 }
 
 /* quadkey_gist_union: the bounding box of all entries */

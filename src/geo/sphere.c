@@ -76,66 +76,6 @@ GeoDistance(double lat1, double lon1, double lat2, double lon2)
 							   lat2, lon2, cos(GEO_RADIANS(lat2)));
 }
 
-/* Absolute longitude difference in degrees, wrapped into [0, 180]. */
-static inline double
-LongitudeGap(double a, double b)
-{
-	double		d = fabs(a - b);
-
-	return d > 180.0 ? 360.0 - d : d;
-}
-
-/*
- * Distance in metres from (lat, lon) to the nearest point of a meridian
- * segment at longitude edge_lon from min_lat to max_lat.  The distance from
- * a point to a point moving along a great circle has one minimum, so it is
- * either at an end of the segment or at the foot of the perpendicular.
- */
-static double
-MeridianSegmentDistance(double lat, double lon, double edge_lon,
-						double min_lat, double max_lat)
-{
-	double		dlon = GEO_RADIANS(LongitudeGap(lon, edge_lon));
-	double		best = Min(GeoDistance(lat, lon, min_lat, edge_lon),
-						   GeoDistance(lat, lon, max_lat, edge_lon));
-
-	if (cos(dlon) > 0.0)
-	{
-		double		phi = GEO_RADIANS(lat);
-		double		foot = GEO_DEGREES(atan2(sin(phi), cos(phi) * cos(dlon)));
-
-		if (foot > min_lat && foot < max_lat)
-		{
-			double		cross = fabs(cos(phi) * sin(dlon));
-
-			best = Min(best, GEO_EARTH_RADIUS_M * asin(Min(cross, 1.0)));
-		}
-	}
-	return best;
-}
-
-/*
- * Shortest distance in metres from (lat, lon) to the rectangle, 0 inside it.
- * Inside the rectangle's longitudes the nearest point lies straight north or
- * south; outside them it lies on the nearer meridian edge (as in S2's
- * S2LatLngRect::GetDistance).
- */
-double
-GeoRectDistance(double lat, double lon, const GeoRect *rect)
-{
-	if (lon >= rect->min_lon && lon <= rect->max_lon)
-	{
-		double		gap = Max(lat - rect->max_lat, rect->min_lat - lat);
-
-		return gap > 0.0 ? GEO_EARTH_RADIUS_M * GEO_RADIANS(gap) : 0.0;
-	}
-
-	return MeridianSegmentDistance(lat, lon,
-								   LongitudeGap(lon, rect->min_lon) <= LongitudeGap(lon, rect->max_lon) ?
-								   rect->min_lon : rect->max_lon,
-								   rect->min_lat, rect->max_lat);
-}
-
 /*
  * The last point seen at each argument position of one call site, already
  * checked, with the cosine of its latitude.  Queries usually measure from

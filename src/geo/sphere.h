@@ -1,8 +1,7 @@
 /*
  * src/geo/sphere.h
- *	  Spherical geometry shared by the geo area: coordinate checks,
- *	  great-circle distance, and the distance from a point to a
- *	  latitude/longitude rectangle.
+ *	  Spherical geometry shared by the geo area: coordinate checks and
+ *	  great-circle distance.
  */
 #ifndef GEOSHARD_GEO_SPHERE_H
 #define GEOSHARD_GEO_SPHERE_H
@@ -18,15 +17,6 @@
 
 #define GEO_RADIANS(deg)	((deg) * (M_PI / 180.0))
 #define GEO_DEGREES(rad)	((rad) * (180.0 / M_PI))
-
-/* A latitude/longitude rectangle in degrees; min_lon <= max_lon, no wrap */
-typedef struct GeoRect
-{
-	double		min_lat;
-	double		min_lon;
-	double		max_lat;
-	double		max_lon;
-} GeoRect;
 
 extern void GeoReportBadLatLon(double lat, double lon) pg_attribute_noreturn();
 
@@ -44,6 +34,5 @@ GeoCheckLatLon(double lat, double lon)
 
 extern void GeoCheckRadius(double radius_m);
 extern double GeoDistance(double lat1, double lon1, double lat2, double lon2);
-extern double GeoRectDistance(double lat, double lon, const GeoRect *rect);
 
 #endif							/* GEOSHARD_GEO_SPHERE_H */
