@@ -473,10 +473,7 @@ GeoipLookupTable(inet *ip, GeoipAnswer *answer)
 	return true;
 }
 
-/*
- * geoip_lookup(ip): (country, latitude, longitude, accuracy_radius_km,
- * source) of an address; source is 'mmdb', 'table' or NULL (all NULL)
- */
+/* geoip_lookup(ip): where an address is, and the source that said so (mmdb, table or NULL) */
 PG_FUNCTION_INFO_V1(geoip_lookup);
 Datum
 geoip_lookup(PG_FUNCTION_ARGS)
@@ -524,6 +521,7 @@ geoip_lookup(PG_FUNCTION_ARGS)
 	values[4] = source ? CStringGetTextDatum(source) : (Datum) 0;
 	nulls[4] = (source == NULL);
 
+	PG_FREE_IF_COPY(ip, 0);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
