@@ -27,13 +27,15 @@ OBJS = \
 	src/crdt/counter.o \
 	src/crdt/lww_register.o \
 	src/crdt/or_set.o \
-	src/crdt/lww_set.o
+	src/crdt/lww_set.o \
+	src/routing/geoip.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
 	src/common/common.sql \
 	src/geo/geo.sql \
-	src/crdt/crdt.sql
+	src/crdt/crdt.sql \
+	src/routing/routing.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard $(EXTENSION)--*--*.sql)
@@ -50,7 +52,8 @@ REGRESS = \
 	crdt_lww_register \
 	crdt_or_set \
 	crdt_lww_set \
-	crdt_properties
+	crdt_properties \
+	routing_geoip
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 ISOLATION = crdt_upsert
@@ -60,6 +63,7 @@ TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
 PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK = -lmaxminddb
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 # Where this Makefile lives, known before PGXS (which may be missing on a fresh machine).

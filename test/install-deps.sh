@@ -7,6 +7,8 @@ packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-client-15
 	clang-14 llvm-14 make gcc libc6-dev
 	libipc-run-perl
+	# GeoIP: the library geoip_lookup links with, and the writer tests build .mmdb files with
+	libmaxminddb-dev libmaxmind-db-writer-perl
 	# peers for cross-checks and benchmarks (PostGIS stays optional at run time)
 	postgresql-15-postgis-3 postgresql-15-q3c
 )

@@ -12,10 +12,12 @@
 #include "utils/guc.h"
 
 #include "common/guc.h"
+#include "routing/geoip.h"
 
 int			geoshard_cover_max_cells = 100000;
 int			geoshard_node_id = 0;
 int			geoshard_hlc_max_offset = 500;
+char	   *geoshard_geoip_database = NULL;
 
 void
 GeoshardGucInit(void)
@@ -52,6 +54,21 @@ GeoshardGucInit(void)
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	/*
+	 * Superuser-only because the server opens whatever file this names; SET
+	 * is allowed so that a session can try a new file before it goes into
+	 * postgresql.conf.  The check hook never refuses a value (the file may
+	 * appear later) but warns when the file cannot be opened.
+	 */
+	DefineCustomStringVariable("geoshard.geoip_database",
+							   "Sets the MaxMind DB (.mmdb) file geoip_lookup reads.",
+							   "Empty means no file: geoip_lookup answers from geoshard.geoip_networks alone.",
+							   &geoshard_geoip_database,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   GeoipDatabaseCheckHook, NULL, NULL);
 
 	MarkGUCPrefixReserved("geoshard");
 }

@@ -14,6 +14,9 @@ extern int	geoshard_node_id;
 /* geoshard.hlc_max_offset: how far ahead of our wall clock a remote HLC may be, ms */
 extern int	geoshard_hlc_max_offset;
 
+/* geoshard.geoip_database: path of the MaxMind DB file ("" = none) */
+extern char *geoshard_geoip_database;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_COMMON_GUC_H */
