@@ -45,7 +45,6 @@ extern bool CrdtFirstKey(CrdtReader *reader);
 extern bool CrdtNextKey(CrdtReader *reader);
 extern int32 CrdtTokenNode(CrdtReader *reader);
 extern int64 CrdtReadCount(CrdtReader *reader);
-extern char *CrdtReadString(CrdtReader *reader, int *len);
 extern char *CrdtTokenString(CrdtReader *reader, int *len);
 extern void CrdtReadHlc(CrdtReader *reader, Hlc *hlc);
 extern void CrdtInvalid(CrdtReader *reader, const char *detail) pg_attribute_noreturn();

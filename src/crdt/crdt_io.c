@@ -159,14 +159,6 @@ CrdtTokenString(CrdtReader *reader, int *len)
 	return pnstrdup(reader->lex->strval->data, reader->lex->strval->len);
 }
 
-/* The next token, which must be a string, de-escaped. */
-char *
-CrdtReadString(CrdtReader *reader, int *len)
-{
-	CrdtExpect(reader, JSON_TOKEN_STRING);
-	return CrdtTokenString(reader, len);
-}
-
 /* An hlc in its text form, as a JSON string. */
 void
 CrdtReadHlc(CrdtReader *reader, Hlc *hlc)

@@ -68,14 +68,6 @@ DistanceWithCosines(double lat1, double lon1, double cos1,
 	return 2.0 * GEO_EARTH_RADIUS_M * asin(sqrt(a));
 }
 
-/* Great-circle distance in metres (haversine formula, stable for small distances). */
-double
-GeoDistance(double lat1, double lon1, double lat2, double lon2)
-{
-	return DistanceWithCosines(lat1, lon1, cos(GEO_RADIANS(lat1)),
-							   lat2, lon2, cos(GEO_RADIANS(lat2)));
-}
-
 /*
  * The last point seen at each argument position of one call site, already
  * checked, with the cosine of its latitude.  Queries usually measure from

@@ -33,6 +33,5 @@ GeoCheckLatLon(double lat, double lon)
 }
 
 extern void GeoCheckRadius(double radius_m);
-extern double GeoDistance(double lat1, double lon1, double lat2, double lon2);
 
 #endif							/* GEOSHARD_GEO_SPHERE_H */
