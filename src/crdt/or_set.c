@@ -707,11 +707,12 @@ or_set_merge(PG_FUNCTION_ARGS)
  * can put it back with new dots, or not at all.
  */
 static void
-CopyWithout(OrBuilder *b, OrSet *s, const char *text, int len, bool *placed, bool add)
+CopyWithout(OrBuilder *b, OrSet *s, const char *text, int len, bool add)
 {
 	OrElem	   *elems = OrElems(s);
 	int32		node = add ? CrdtNodeId() : 0;
 	int64		counter = 0;
+	bool		placed = false;
 
 	memcpy(b->vv, OrVV(s), sizeof(OrDot) * s->nvv);
 	b->nvv = s->nvv;
@@ -740,18 +741,17 @@ CopyWithout(OrBuilder *b, OrSet *s, const char *text, int len, bool *placed, boo
 		}
 	}
 
-	*placed = false;
 	for (int e = 0; e < s->nelems; e++)
 	{
 		const char *etext = OrText(s) + elems[e].text_off;
 		int			cmp = CrdtCompareText(etext, elems[e].text_len, text, len);
 
-		if (cmp > 0 && add && !*placed)
+		if (cmp > 0 && add && !placed)
 		{
 			BuilderAddElem(b, text, len);
 			BuilderAddDot(b, node, counter);
 			BuilderEndElem(b);
-			*placed = true;
+			placed = true;
 		}
 		if (cmp == 0)
 		{
@@ -761,7 +761,7 @@ CopyWithout(OrBuilder *b, OrSet *s, const char *text, int len, bool *placed, boo
 				BuilderAddElem(b, text, len);
 				BuilderAddDot(b, node, counter);
 				BuilderEndElem(b);
-				*placed = true;
+				placed = true;
 			}
 			continue;
 		}
@@ -771,7 +771,7 @@ CopyWithout(OrBuilder *b, OrSet *s, const char *text, int len, bool *placed, boo
 						  OrDots(s)[elems[e].dot_start + k].counter);
 		BuilderEndElem(b);
 	}
-	if (add && !*placed)
+	if (add && !placed)
 	{
 		BuilderAddElem(b, text, len);
 		BuilderAddDot(b, node, counter);
@@ -787,10 +787,9 @@ or_set_add(PG_FUNCTION_ARGS)
 	OrSet	   *s = PG_GETARG_ORSET_P(0);
 	text	   *elem = PG_GETARG_TEXT_PP(1);
 	OrBuilder	b;
-	bool		placed;
 
 	BuilderInit(&b, s->nvv + 1, s->nelems + 1, s->ndots + 1);
-	CopyWithout(&b, s, VARDATA_ANY(elem), VARSIZE_ANY_EXHDR(elem), &placed, true);
+	CopyWithout(&b, s, VARDATA_ANY(elem), VARSIZE_ANY_EXHDR(elem), true);
 	PG_RETURN_POINTER(BuilderFinish(&b));
 }
 
@@ -802,10 +801,9 @@ or_set_remove(PG_FUNCTION_ARGS)
 	OrSet	   *s = PG_GETARG_ORSET_P(0);
 	text	   *elem = PG_GETARG_TEXT_PP(1);
 	OrBuilder	b;
-	bool		placed;
 
 	BuilderInit(&b, s->nvv, s->nelems, s->ndots);
-	CopyWithout(&b, s, VARDATA_ANY(elem), VARSIZE_ANY_EXHDR(elem), &placed, false);
+	CopyWithout(&b, s, VARDATA_ANY(elem), VARSIZE_ANY_EXHDR(elem), false);
 	PG_RETURN_POINTER(BuilderFinish(&b));
 }
 

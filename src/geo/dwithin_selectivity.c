@@ -71,22 +71,6 @@ HistogramPosition(const Datum *bounds, int n, Quadkey v)
 	}
 }
 
-/* Area of a tile on the unit sphere */
-static double
-TileArea(Quadkey qk)
-{
-	int			level = QuadkeyLevel(qk);
-	uint32		x;
-	uint32		y;
-	double		north;
-	double		south;
-
-	QuadkeyToTile(qk, &x, &y);
-	north = GEO_RADIANS(QuadkeyTileLatitude(y, level));
-	south = GEO_RADIANS(QuadkeyTileLatitude((uint64) y + 1, level));
-	return (2.0 * M_PI / (double) (UINT64CONST(1) << level)) * (sin(north) - sin(south));
-}
-
 /* Area on the unit sphere of a box of deepest-level tiles */
 static double
 BoxArea(const QuadkeyBox *box)
@@ -160,7 +144,12 @@ CapSelectivity(VariableStatData *vardata, const GeoCap *cap)
 
 	ncells = GeoCoverCoarse(cap, ESTIMATE_CELLS, cells);
 	for (int i = 0; i < ncells; i++)
-		cover_area += TileArea(cells[i]);
+	{
+		QuadkeyBox	box;
+
+		QuadkeyToBox(cells[i], &box);
+		cover_area += BoxArea(&box);
+	}
 	cap_area = 2.0 * M_PI * (1.0 - cos(cap->radius_m / GEO_EARTH_RADIUS_M));
 
 	if (get_attstatsslot(&mcv, vardata->statsTuple, STATISTIC_KIND_MCV, InvalidOid,
