@@ -28,7 +28,11 @@ OBJS = \
 	src/crdt/lww_register.o \
 	src/crdt/or_set.o \
 	src/crdt/lww_set.o \
-	src/routing/geoip.o
+	src/routing/geoip.o \
+	src/routing/latency.o \
+	src/routing/route.o \
+	src/routing/routing_table.o \
+	src/routing/score.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -53,7 +57,8 @@ REGRESS = \
 	crdt_or_set \
 	crdt_lww_set \
 	crdt_properties \
-	routing_geoip
+	routing_geoip \
+	routing_route
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 ISOLATION = crdt_upsert

@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "common/guc.h"
@@ -18,6 +19,12 @@ int			geoshard_cover_max_cells = 100000;
 int			geoshard_node_id = 0;
 int			geoshard_hlc_max_offset = 500;
 char	   *geoshard_geoip_database = NULL;
+char	   *geoshard_database = NULL;
+double		geoshard_route_base_latency_ms = 5.0;
+double		geoshard_route_cost_weight = 10.0;
+double		geoshard_route_load_weight = 50.0;
+int			geoshard_observed_latency_networks = 16384;
+int			geoshard_observed_latency_max_age = 600;
 
 void
 GeoshardGucInit(void)
@@ -69,6 +76,75 @@ GeoshardGucInit(void)
 							   PGC_SUSET,
 							   0,
 							   GeoipDatabaseCheckHook, NULL, NULL);
+
+	/*
+	 * The database whose catalogue lives in shared memory: the routing table
+	 * of other databases stays per backend (and has no breaker states).
+	 */
+	DefineCustomStringVariable("geoshard.database",
+							   "Sets the database geoshard's shared state and workers serve.",
+							   "Routing in other databases reads the catalogue per backend, without health state.",
+							   &geoshard_database,
+							   "postgres",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomRealVariable("geoshard.route_base_latency_ms",
+							 "Sets the round trip route_region assumes at zero distance, in milliseconds.",
+							 "The estimate is this base plus 1 ms per 100 km of great-circle distance.",
+							 &geoshard_route_base_latency_ms,
+							 5.0,
+							 0.0,
+							 100000.0,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("geoshard.route_cost_weight",
+							 "Sets the milliseconds route_region adds per unit of a region's cost.",
+							 "0 makes cost irrelevant.",
+							 &geoshard_route_cost_weight,
+							 10.0,
+							 0.0,
+							 1000000.0,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("geoshard.route_load_weight",
+							 "Sets the milliseconds route_region adds for a fully loaded region.",
+							 "The penalty is this weight times load / capacity; 0 makes load irrelevant.",
+							 &geoshard_route_load_weight,
+							 50.0,
+							 0.0,
+							 1000000.0,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.observed_latency_max_age",
+							"Sets how long a measured latency stays in use.",
+							"Older measurements are ignored, and the estimate from distance applies again.",
+							&geoshard_observed_latency_max_age,
+							600,
+							1,
+							30 * 24 * 3600,
+							PGC_USERSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("geoshard.observed_latency_networks",
+								"Sets how many client networks measured latencies are kept for.",
+								"Each network takes about 250 bytes of shared memory; 0 turns measurements off.",
+								&geoshard_observed_latency_networks,
+								16384,
+								0,
+								4 * 1024 * 1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("geoshard");
 }

@@ -17,6 +17,18 @@ extern int	geoshard_hlc_max_offset;
 /* geoshard.geoip_database: path of the MaxMind DB file ("" = none) */
 extern char *geoshard_geoip_database;
 
+/* geoshard.database: the database shared state and workers serve */
+extern char *geoshard_database;
+
+/* geoshard.route_*: the scoring of route_region, in milliseconds */
+extern double geoshard_route_base_latency_ms;
+extern double geoshard_route_cost_weight;
+extern double geoshard_route_load_weight;
+
+/* geoshard.observed_latency_*: the store of measured latencies */
+extern int	geoshard_observed_latency_networks;
+extern int	geoshard_observed_latency_max_age;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_COMMON_GUC_H */

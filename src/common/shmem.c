@@ -22,6 +22,8 @@
 
 #include "common/shmem.h"
 #include "crdt/hlc.h"
+#include "routing/latency.h"
+#include "routing/routing_table.h"
 
 /*
  * The header every geoshard shared segment starts with.  Written once by the
@@ -40,15 +42,18 @@ typedef struct GeoshardShmemArea
 	const char *name;			/* ShmemInitStruct key, "geoshard <area>" */
 	Size		(*size) (void);
 	int			lwlocks;		/* locks the area takes from the tranche */
-	void		(*init) (void *shared, bool found);
+	/* locks is the area's slice of the tranche, NULL when it takes none */
+	void		(*init) (void *shared, bool found, LWLockPadded *locks);
 } GeoshardShmemArea;
 
 static Size HeaderShmemSize(void);
-static void HeaderShmemInit(void *shared, bool found);
+static void HeaderShmemInit(void *shared, bool found, LWLockPadded *locks);
 
 static const GeoshardShmemArea areas[] = {
 	{"geoshard header", HeaderShmemSize, 0, HeaderShmemInit},
 	{"geoshard hlc", HlcShmemSize, 0, HlcShmemInit},
+	{"geoshard routing", RoutingShmemSize, 1, RoutingShmemInit},
+	{"geoshard latency", LatencyShmemSize, 1, LatencyShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -62,7 +67,7 @@ HeaderShmemSize(void)
 }
 
 static void
-HeaderShmemInit(void *shared, bool found)
+HeaderShmemInit(void *shared, bool found, LWLockPadded *locks)
 {
 	shared_header = (GeoshardSharedHeader *) shared;
 	if (!found)
@@ -91,16 +96,20 @@ GeoshardShmemRequest(void)
 static void
 GeoshardShmemStartup(void)
 {
+	LWLockPadded *tranche;
+	int			next_lock = 0;
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	tranche = GetNamedLWLockTranche("geoshard");
 	for (int i = 0; i < (int) lengthof(areas); i++)
 	{
 		bool		found;
 		void	   *shared = ShmemInitStruct(areas[i].name, areas[i].size(), &found);
 
-		areas[i].init(shared, found);
+		areas[i].init(shared, found, areas[i].lwlocks > 0 ? tranche + next_lock : NULL);
+		next_lock += areas[i].lwlocks;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -49,7 +49,7 @@ HlcShmemSize(void)
 }
 
 void
-HlcShmemInit(void *shared, bool found)
+HlcShmemInit(void *shared, bool found, LWLockPadded *locks)
 {
 	hlc_shared = (HlcShared *) shared;
 	if (!found)

@@ -15,6 +15,7 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "storage/lwlock.h"
 
 typedef struct Hlc
 {
@@ -51,6 +52,6 @@ extern int32 CrdtNodeId(void);
 extern void HlcToText(StringInfo buf, const Hlc *hlc);
 extern bool HlcParse(const char *str, Hlc *result);
 extern Size HlcShmemSize(void);
-extern void HlcShmemInit(void *shared, bool found);
+extern void HlcShmemInit(void *shared, bool found, LWLockPadded *locks);
 
 #endif							/* GEOSHARD_CRDT_HLC_H */

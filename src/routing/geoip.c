@@ -67,17 +67,6 @@ typedef struct GeoipDatabase
 	TimestampTz checked_stmt;	/* statement start of the last stat() */
 } GeoipDatabase;
 
-/* one answer, built in the caller's memory context */
-typedef struct GeoipAnswer
-{
-	text	   *country;		/* NULL when unknown */
-	bool		has_location;
-	double		latitude;
-	double		longitude;
-	bool		has_radius;
-	int32		accuracy_radius_km;
-} GeoipAnswer;
-
 static GeoipDatabase db;
 
 /* the table fallback's query, prepared on first use and kept */
@@ -473,6 +462,24 @@ GeoipLookupTable(inet *ip, GeoipAnswer *answer)
 	return true;
 }
 
+/*
+ * Locate ip: from the file, else from the table.  Returns the source that
+ * answered ("mmdb" or "table"), or NULL with answer all unknown.
+ */
+const char *
+GeoipLocate(inet *ip, GeoipAnswer *answer)
+{
+	MMDB_s	   *mmdb = GeoipCurrentDatabase();
+
+	memset(answer, 0, sizeof(GeoipAnswer));
+	if (mmdb != NULL && GeoipLookupFile(mmdb, ip, answer))
+		return "mmdb";
+	memset(answer, 0, sizeof(GeoipAnswer));
+	if (GeoipLookupTable(ip, answer))
+		return "table";
+	return NULL;
+}
+
 /* geoip_lookup(ip): where an address is, and the source that said so (mmdb, table or NULL) */
 PG_FUNCTION_INFO_V1(geoip_lookup);
 Datum
@@ -481,8 +488,7 @@ geoip_lookup(PG_FUNCTION_ARGS)
 	inet	   *ip = PG_GETARG_INET_PP(0);
 	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	GeoipAnswer answer;
-	const char *source = NULL;
-	MMDB_s	   *mmdb;
+	const char *source;
 	Datum		values[5];
 	bool		nulls[5];
 
@@ -499,16 +505,7 @@ geoip_lookup(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = desc;
 	}
 
-	memset(&answer, 0, sizeof(answer));
-	mmdb = GeoipCurrentDatabase();
-	if (mmdb != NULL && GeoipLookupFile(mmdb, ip, &answer))
-		source = "mmdb";
-	else
-	{
-		memset(&answer, 0, sizeof(answer));
-		if (GeoipLookupTable(ip, &answer))
-			source = "table";
-	}
+	source = GeoipLocate(ip, &answer);
 
 	values[0] = PointerGetDatum(answer.country);
 	nulls[0] = (answer.country == NULL);

@@ -1,0 +1,261 @@
+/*
+ * src/routing/score.c
+ *	  How a region is chosen for a client: eligibility, score, rank, and the
+ *	  reason the winner won.
+ *
+ * A region is eligible when the client's geo-fences (all fences naming its
+ * country) allow it, it is enabled, not drained, and its breaker is not
+ * open.  Eligible regions are ranked by
+ *   1. tier: over capacity (load >= capacity) last, then half-open
+ *      breakers, then regions whose latency is unknown (no client location
+ *      and no measurement);
+ *   2. score = latency_ms + cost_weight * cost + load_weight * load/capacity,
+ *      where latency_ms is the client network's measured round trip when
+ *      there is a fresh one, else base_latency_ms + distance_km / 100
+ *      (light in fibre covers about 200 km per ms, and a round trip goes
+ *      both ways), and 0 when unknown;
+ *   3. region id, byte order (regions sit in the table in that order).
+ * The caller holds the routing table; nothing here allocates or errors.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/float.h"
+
+#include "common/guc.h"
+#include "geo/sphere.h"
+#include "routing/score.h"
+
+/* fibre: about 200 km per ms one way, so 100 km of distance per ms of round trip */
+#define ROUTE_KM_PER_RTT_MS 100.0
+
+#define ROUTE_TIER_OVER_CAPACITY	4
+#define ROUTE_TIER_HALF_OPEN		2
+#define ROUTE_TIER_NO_LATENCY		1
+
+const char *
+RouteExclusionName(RouteExclusion exclusion)
+{
+	switch (exclusion)
+	{
+		case ROUTE_ELIGIBLE:
+			return "eligible";
+		case ROUTE_DISABLED:
+			return "disabled";
+		case ROUTE_DRAINED:
+			return "drained";
+		case ROUTE_BREAKER_OPEN:
+			return "breaker_open";
+		case ROUTE_FENCED:
+			return "fenced";
+	}
+	return "unknown";
+}
+
+/* Does a rank before b? */
+static inline bool
+RouteBefore(const RouteCandidate *a, const RouteCandidate *b)
+{
+	if (a->tier != b->tier)
+		return a->tier < b->tier;
+	if (a->score != b->score)
+		return a->score < b->score;
+	return a->slot < b->slot;
+}
+
+/*
+ * Intersect the fences naming the client's country into allowed; false
+ * when no fence names it.
+ */
+static bool
+RouteApplyFences(const RoutingTable *table, const RouteClient *client,
+				 RouteDecision *decision, uint64 *allowed)
+{
+	uint64		key;
+	int			lo = 0;
+	int			hi = table->ncountries;
+
+	decision->nfences = 0;
+	if (client->country_len == 0 || table->ncountries == 0)
+		return false;
+
+	key = RoutingCountryKey(client->country, client->country_len);
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (table->countries[mid].country < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < table->ncountries && table->countries[lo].country == key; lo++)
+	{
+		const RoutingFence *fence = &table->fences[table->countries[lo].fence];
+
+		for (int w = 0; w < ROUTING_MASK_WORDS; w++)
+			allowed[w] = decision->nfences == 0 ? fence->allowed[w] : allowed[w] & fence->allowed[w];
+		decision->fences[decision->nfences++] = table->countries[lo].fence;
+	}
+	return decision->nfences > 0;
+}
+
+/* Score every region of table for client, and pick the winner. */
+void
+RouteDecide(const RoutingTable *table, const RouteClient *client, RouteDecision *decision)
+{
+	uint64		allowed[ROUTING_MASK_WORDS];
+	bool		fenced = RouteApplyFences(table, client, decision, allowed);
+	double		coslat = client->has_location ? cos(GEO_RADIANS(client->lat)) : 0.0;
+	int			best = -1;
+
+	for (int i = 0; i < table->nregions; i++)
+	{
+		const RoutingRegion *r = &table->regions[i];
+		RouteCandidate *c = &decision->candidates[i];
+
+		c->slot = i;
+		if (fenced && (allowed[i / 64] & (UINT64CONST(1) << (i % 64))) == 0)
+			c->exclusion = ROUTE_FENCED;
+		else if (!r->enabled)
+			c->exclusion = ROUTE_DISABLED;
+		else if (r->drained)
+			c->exclusion = ROUTE_DRAINED;
+		else if (r->breaker == ROUTING_BREAKER_OPEN)
+			c->exclusion = ROUTE_BREAKER_OPEN;
+		else
+			c->exclusion = ROUTE_ELIGIBLE;
+
+		c->distance_km = client->has_location ?
+			GeoHaversineWithCosines(client->lat, client->lon, coslat,
+									r->lat, r->lon, r->coslat) / 1000.0 :
+			get_float8_nan();
+
+		c->observed = false;
+		for (int o = 0; o < client->nobserved; o++)
+		{
+			if (client->observed[o].region_hash == r->id_hash)
+			{
+				c->observed = true;
+				c->latency_ms = client->observed[o].rtt_ms;
+				break;
+			}
+		}
+		c->has_latency = c->observed || client->has_location;
+		if (!c->observed)
+			c->latency_ms = client->has_location ?
+				geoshard_route_base_latency_ms + c->distance_km / ROUTE_KM_PER_RTT_MS :
+				get_float8_nan();
+
+		c->cost_penalty_ms = geoshard_route_cost_weight * r->cost;
+		c->load_penalty_ms = geoshard_route_load_weight * r->load_fraction;
+		c->score = (c->has_latency ? c->latency_ms : 0.0) + c->cost_penalty_ms + c->load_penalty_ms;
+		c->over_capacity = r->load_fraction >= 1.0;
+		c->tier = (c->over_capacity ? ROUTE_TIER_OVER_CAPACITY : 0) +
+			(r->breaker == ROUTING_BREAKER_HALF_OPEN ? ROUTE_TIER_HALF_OPEN : 0) +
+			(c->has_latency ? 0 : ROUTE_TIER_NO_LATENCY);
+
+		if (c->exclusion == ROUTE_ELIGIBLE &&
+			(best < 0 || RouteBefore(c, &decision->candidates[best])))
+			best = i;
+	}
+	decision->ncandidates = table->nregions;
+	decision->winner = best;
+}
+
+static int
+RouteCompare(const void *a, const void *b, void *arg)
+{
+	const RouteDecision *decision = arg;
+	const RouteCandidate *x = &decision->candidates[*(const int *) a];
+	const RouteCandidate *y = &decision->candidates[*(const int *) b];
+
+	return RouteBefore(x, y) ? -1 : (RouteBefore(y, x) ? 1 : 0);
+}
+
+/* The eligible candidates, best first, into order; returns how many. */
+int
+RouteRank(RouteDecision *decision, int *order)
+{
+	int			n = 0;
+
+	for (int i = 0; i < decision->ncandidates; i++)
+		if (decision->candidates[i].exclusion == ROUTE_ELIGIBLE)
+			order[n++] = i;
+	qsort_arg(order, n, sizeof(int), RouteCompare, decision);
+	return n;
+}
+
+/* Is a nearer (by latency, then id) than b?  Unknown latencies come last. */
+static bool
+RouteNearer(const RouteCandidate *a, const RouteCandidate *b)
+{
+	if (a->has_latency != b->has_latency)
+		return a->has_latency;
+	if (a->has_latency && a->latency_ms != b->latency_ms)
+		return a->latency_ms < b->latency_ms;
+	return a->slot < b->slot;
+}
+
+/*
+ * Why the winner won, or why there is none: the first that holds of
+ *   no_regions, no_allowed_region (fenced, none available),
+ *   no_region_available, fenced (the fence changed the answer), failover
+ *   (the nearest allowed region is drained, open or half-open),
+ *   over_capacity_last_resort, no_client_location, nearest_over_capacity,
+ *   least_loaded / lowest_cost (penalties outweighed latency),
+ *   lowest_latency.
+ */
+const char *
+RouteReason(const RoutingTable *table, const RouteClient *client, const RouteDecision *decision)
+{
+	const RouteCandidate *winner;
+	const RouteCandidate *unfenced_best = NULL;
+	const RouteCandidate *nearest_allowed = NULL;
+	const RouteCandidate *nearest_eligible = NULL;
+
+	if (decision->ncandidates == 0)
+		return "no_regions";
+	if (decision->winner < 0)
+		return decision->nfences > 0 ? "no_allowed_region" : "no_region_available";
+	winner = &decision->candidates[decision->winner];
+
+	for (int i = 0; i < decision->ncandidates; i++)
+	{
+		const RouteCandidate *c = &decision->candidates[i];
+		const RoutingRegion *r = &table->regions[i];
+		bool		available = r->enabled && !r->drained && r->breaker != ROUTING_BREAKER_OPEN;
+
+		if (available && (unfenced_best == NULL || RouteBefore(c, unfenced_best)))
+			unfenced_best = c;
+		if (r->enabled && c->exclusion != ROUTE_FENCED &&
+			(nearest_allowed == NULL || RouteNearer(c, nearest_allowed)))
+			nearest_allowed = c;
+		if (c->exclusion == ROUTE_ELIGIBLE &&
+			(nearest_eligible == NULL || RouteNearer(c, nearest_eligible)))
+			nearest_eligible = c;
+	}
+
+	if (decision->nfences > 0 && unfenced_best != winner)
+		return "fenced";
+	if (nearest_allowed != NULL && nearest_allowed->has_latency &&
+		(nearest_allowed->exclusion != ROUTE_ELIGIBLE ||
+		 (winner != nearest_allowed &&
+		  table->regions[nearest_allowed->slot].breaker == ROUTING_BREAKER_HALF_OPEN)))
+		return "failover";
+	if (winner->over_capacity)
+		return "over_capacity_last_resort";
+	if (!winner->has_latency)
+		return "no_client_location";
+	if (nearest_eligible != winner)
+	{
+		double		cost_gain = nearest_eligible->cost_penalty_ms - winner->cost_penalty_ms;
+		double		load_gain = nearest_eligible->load_penalty_ms - winner->load_penalty_ms;
+
+		if (nearest_eligible->over_capacity)
+			return "nearest_over_capacity";
+		return load_gain >= cost_gain ? "least_loaded" : "lowest_cost";
+	}
+	return "lowest_latency";
+}

@@ -1,0 +1,66 @@
+/*
+ * src/routing/score.h
+ *	  Scoring and ranking of regions for one client: the decision behind
+ *	  route_region, route_regions and route_region_explain.
+ */
+#ifndef GEOSHARD_ROUTING_SCORE_H
+#define GEOSHARD_ROUTING_SCORE_H
+
+#include "routing/latency.h"
+#include "routing/routing_table.h"
+
+/* what is known of the client */
+typedef struct RouteClient
+{
+	bool		has_location;
+	double		lat;			/* degrees */
+	double		lon;
+	int			country_len;	/* 0 = unknown */
+	char		country[ROUTING_COUNTRY_LEN + 1];
+	int			nobserved;		/* measured latencies of its network */
+	LatencyObservation observed[LATENCY_REGIONS_PER_NETWORK];
+} RouteClient;
+
+/* why a region cannot serve the client */
+typedef enum RouteExclusion
+{
+	ROUTE_ELIGIBLE = 0,
+	ROUTE_DISABLED,
+	ROUTE_DRAINED,
+	ROUTE_BREAKER_OPEN,
+	ROUTE_FENCED
+} RouteExclusion;
+
+/* one region's figures for the client; slot is its place in the table */
+typedef struct RouteCandidate
+{
+	int			slot;
+	RouteExclusion exclusion;
+	bool		has_latency;	/* latency_ms and score's latency term known */
+	bool		observed;		/* latency_ms measured, not estimated */
+	bool		over_capacity;
+	double		distance_km;	/* NaN without a client location */
+	double		latency_ms;
+	double		cost_penalty_ms;
+	double		load_penalty_ms;
+	double		score;			/* latency (0 when unknown) + penalties */
+	int			tier;			/* lower tiers win before scores count */
+} RouteCandidate;
+
+typedef struct RouteDecision
+{
+	int			ncandidates;	/* = regions in the table, in slot order */
+	RouteCandidate candidates[ROUTING_MAX_REGIONS];
+	int			winner;			/* index into candidates, or -1 */
+	int			nfences;		/* fences that apply to the client */
+	int			fences[ROUTING_MAX_FENCES];
+} RouteDecision;
+
+extern void RouteDecide(const RoutingTable *table, const RouteClient *client,
+						RouteDecision *decision);
+extern int	RouteRank(RouteDecision *decision, int *order);
+extern const char *RouteReason(const RoutingTable *table, const RouteClient *client,
+							   const RouteDecision *decision);
+extern const char *RouteExclusionName(RouteExclusion exclusion);
+
+#endif							/* GEOSHARD_ROUTING_SCORE_H */
