@@ -46,3 +46,14 @@ FROM campuses c, generate_series(1, 20000) g;
 
 CREATE INDEX pins_qk ON pins USING gist (qk);
 ANALYZE campuses, pins;
+
+-- Routing: five cloud regions, and a data-residency fence for German and
+-- French clients.  Client locations come from the demo's MaxMind DB file
+-- (the documentation ranges, see test/geoip/make-test-mmdb.pl).
+SELECT geoshard.add_region('us-west-2', 45.52, -122.68, name => 'Oregon',
+						   endpoint => 'https://us-west-2.example.net/health');
+SELECT geoshard.add_region('us-east-1', 38.9, -77.0, name => 'Virginia');
+SELECT geoshard.add_region('eu-central-1', 50.11, 8.68, name => 'Frankfurt', cost => 1.2);
+SELECT geoshard.add_region('ap-southeast-1', 1.29, 103.85, name => 'Singapore');
+SELECT geoshard.add_region('ap-northeast-1', 35.68, 139.69, name => 'Tokyo');
+SELECT geoshard.add_geo_fence('eu-residency', ARRAY['DE', 'FR'], ARRAY['eu-central-1']);

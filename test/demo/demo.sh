@@ -34,6 +34,8 @@ start)
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
 	cp "$HERE/data.sql" "$HERE/showcase.sql" "$DIR/"
+	# a small GeoIP file placing the documentation address ranges in cities
+	perl "$HERE/../geoip/make-test-mmdb.pl" "$DIR/demo.mmdb"
 	chown -R "$OWNER" "$DIR"
 	run initdb -D "$DIR/data" -A trust -U postgres >/dev/null
 	cat >>"$DIR/data/postgresql.conf" <<CONF
@@ -42,6 +44,8 @@ listen_addresses = ''
 unix_socket_directories = '$DIR'
 shared_preload_libraries = 'geoshard'
 geoshard.node_id = 1
+geoshard.database = 'geoshard_demo'
+geoshard.geoip_database = '$DIR/demo.mmdb'
 CONF
 	run pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 	run createdb -h "$DIR" -p "$PORT" -U postgres geoshard_demo

@@ -64,3 +64,17 @@ INSERT INTO pin_stats VALUES (1, :'going_21', :'attendees_21')
 	ON CONFLICT (pin) DO UPDATE SET going = crdt_merge(pin_stats.going, EXCLUDED.going),
 									attendees = crdt_merge(pin_stats.attendees, EXCLUDED.attendees);
 SELECT pin, crdt_value(going) AS going, crdt_value(attendees) AS attendees, going AS going_state FROM pin_stats;
+
+\echo
+\echo '== 7. Routing: the best region for client addresses, located by a MaxMind DB file'
+SELECT ip, route_region(ip) AS region, (geoip_lookup(ip)).country
+FROM (VALUES ('192.0.2.10'::inet), ('198.51.100.20'), ('203.0.113.30'), ('2001:db8::1')) v(ip);
+-- why: the winner, the client, the fence, every alternative with its figures
+SELECT jsonb_pretty(route_region_explain('198.51.100.20') - 'alternatives' - 'excluded') AS explain_berlin;
+-- drain Oregon: Seattle clients fail over, and the explanation says so
+SELECT geoshard.drain_region('us-west-2');
+SELECT route_region('192.0.2.10') AS seattle_now,
+	   route_region_explain('192.0.2.10') ->> 'reason' AS reason;
+SELECT geoshard.undrain_region('us-west-2');
+SELECT rank, region, round(latency_ms::numeric, 1) AS latency_ms, round(distance_km::numeric) AS km
+FROM route_regions('192.0.2.10', 3);

@@ -13,7 +13,16 @@ my $demo = "$FindBin::Bin/../demo";
 
 my $node = PostgreSQL::Test::Cluster->new('demo');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'geoshard'\ngeoshard.node_id = 1");
+my $mmdb = $node->data_dir . '/demo.mmdb';
+system($^X, "$demo/../geoip/make-test-mmdb.pl", $mmdb) == 0
+  or die "could not write $mmdb: $?";
+$node->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'geoshard'
+geoshard.node_id = 1
+geoshard.database = 'geoshard_demo'
+geoshard.geoip_database = '$mmdb'
+});
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE geoshard_demo');
 
@@ -32,6 +41,11 @@ is($ret, 0, 'showcase queries run') or diag($err);
 like($out, qr/Bitmap Index Scan on pins_qk/, 'showcase radius query uses the index');
 like($out, qr/University of Washington\s+\|\s+us-west/, 'showcase shows shard owners');
 like($out, qr/1 \|\s+2 \| \{ana,ben\}/, 'showcase CRDT merge: both increments and an add-wins set');
+like($out, qr/192\.0\.2\.10\s+\| us-west-2\s+\| US/, 'showcase routes a Seattle address to Oregon');
+like($out, qr/198\.51\.100\.20\s+\| eu-central-1\s+\| DE/, 'showcase routes a Berlin address to Frankfurt');
+like($out, qr/2001:db8::1\s+\| ap-northeast-1\s+\| JP/, 'showcase routes an IPv6 Tokyo address');
+like($out, qr/"reason": "lowest_latency"/, 'showcase explains a decision');
+like($out, qr/us-east-1\s+\| failover/, 'showcase fails over from a drained region');
 
 # The showcase's radius count equals a full scan.
 my ($shown) = $out =~ /pins_within_250m\s*\n-+\n\s*(\d+)/;
