@@ -10,7 +10,7 @@ packages=(
 	# GeoIP: the library geoip_lookup links with, and the writer tests build .mmdb files with
 	libmaxminddb-dev libmaxmind-db-writer-perl
 	# peers for cross-checks and benchmarks (PostGIS stays optional at run time)
-	postgresql-15-postgis-3 postgresql-15-q3c
+	postgresql-15-postgis-3 postgresql-15-q3c postgresql-15-ip4r
 )
 
 missing=()

@@ -310,7 +310,7 @@ GeoipGetRadius(MMDB_entry_s *entry, int32 *result)
  * entry with neither a country nor a location.
  */
 static bool
-GeoipLookupFile(MMDB_s *mmdb, inet *ip, GeoipAnswer *answer)
+GeoipLookupFile(MMDB_s *mmdb, inet *ip, bool want_radius, GeoipAnswer *answer)
 {
 	static const char *const country_path[] = {"country", "iso_code", NULL};
 	static const char *const registered_path[] = {"registered_country", "iso_code", NULL};
@@ -361,7 +361,7 @@ GeoipLookupFile(MMDB_s *mmdb, inet *ip, GeoipAnswer *answer)
 							  has_lat ? "location.latitude" : "location.longitude",
 							  has_lat ? "location.longitude" : "location.latitude"));
 	answer->has_location = has_lat;
-	answer->has_radius = GeoipGetRadius(&result.entry, &answer->accuracy_radius_km);
+	answer->has_radius = want_radius && GeoipGetRadius(&result.entry, &answer->accuracy_radius_km);
 
 	return answer->country != NULL || answer->has_location;
 }
@@ -464,15 +464,16 @@ GeoipLookupTable(inet *ip, GeoipAnswer *answer)
 
 /*
  * Locate ip: from the file, else from the table.  Returns the source that
- * answered ("mmdb" or "table"), or NULL with answer all unknown.
+ * answered ("mmdb" or "table"), or NULL with answer all unknown.  Callers
+ * that do not show the accuracy radius skip reading it from the file.
  */
 const char *
-GeoipLocate(inet *ip, GeoipAnswer *answer)
+GeoipLocate(inet *ip, bool want_radius, GeoipAnswer *answer)
 {
 	MMDB_s	   *mmdb = GeoipCurrentDatabase();
 
 	memset(answer, 0, sizeof(GeoipAnswer));
-	if (mmdb != NULL && GeoipLookupFile(mmdb, ip, answer))
+	if (mmdb != NULL && GeoipLookupFile(mmdb, ip, want_radius, answer))
 		return "mmdb";
 	memset(answer, 0, sizeof(GeoipAnswer));
 	if (GeoipLookupTable(ip, answer))
@@ -505,7 +506,7 @@ geoip_lookup(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = desc;
 	}
 
-	source = GeoipLocate(ip, &answer);
+	source = GeoipLocate(ip, true, &answer);
 
 	values[0] = PointerGetDatum(answer.country);
 	nulls[0] = (answer.country == NULL);

@@ -20,7 +20,7 @@ typedef struct GeoipAnswer
 	int32		accuracy_radius_km;
 } GeoipAnswer;
 
-extern const char *GeoipLocate(inet *ip, GeoipAnswer *answer);
+extern const char *GeoipLocate(inet *ip, bool want_radius, GeoipAnswer *answer);
 extern bool GeoipDatabaseCheckHook(char **newval, void **extra, GucSource source);
 
 #endif							/* GEOSHARD_ROUTING_GEOIP_H */

@@ -67,12 +67,12 @@ RouteSetCountry(RouteClient *client, const char *code, int len)
 }
 
 static void
-RouteLocateAddress(RouteRequest *req, inet *ip)
+RouteLocateAddress(RouteRequest *req, inet *ip, bool explain)
 {
 	RouteClient *client = &req->client;
 
 	req->ip = ip;
-	req->source = GeoipLocate(ip, &req->geoip);
+	req->source = GeoipLocate(ip, explain, &req->geoip);
 	client->has_location = req->geoip.has_location;
 	client->lat = req->geoip.latitude;
 	client->lon = req->geoip.longitude;
@@ -142,7 +142,7 @@ route_region(PG_FUNCTION_ARGS)
 	RouteRequest req;
 	text	   *result;
 
-	RouteLocateAddress(&req, PG_GETARG_INET_PP(0));
+	RouteLocateAddress(&req, PG_GETARG_INET_PP(0), false);
 	result = RouteWinner(&req.client);
 	if (result == NULL)
 		PG_RETURN_NULL();
@@ -204,7 +204,7 @@ route_regions(PG_FUNCTION_ARGS)
 				 errmsg("number of regions must not be negative: %d", n)));
 
 	InitMaterializedSRF(fcinfo, 0);
-	RouteLocateAddress(&req, ip);
+	RouteLocateAddress(&req, ip, false);
 	decision = palloc(sizeof(RouteDecision));
 	table = RouteDecideOnCopy(&req.client, decision);
 	order = palloc(sizeof(int) * ROUTING_MAX_REGIONS);
@@ -398,7 +398,7 @@ route_region_explain(PG_FUNCTION_ARGS)
 {
 	RouteRequest req;
 
-	RouteLocateAddress(&req, PG_GETARG_INET_PP(0));
+	RouteLocateAddress(&req, PG_GETARG_INET_PP(0), true);
 	PG_RETURN_DATUM(RouteExplain(&req));
 }
 

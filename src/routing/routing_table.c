@@ -356,6 +356,10 @@ RoutingLoadRegions(RoutingTable *dst, Snapshot snapshot, bool read_only)
 			RoutingInvalidRow(table, r->id, "Cost and load must be finite and 0 or more, capacity finite and above 0.");
 
 		r->coslat = cos(r->lat * (M_PI / 180.0));
+		r->sinhalflat = sin(r->lat * (M_PI / 360.0));
+		r->coshalflat = cos(r->lat * (M_PI / 360.0));
+		r->sinhalflon = sin(r->lon * (M_PI / 360.0));
+		r->coshalflon = cos(r->lon * (M_PI / 360.0));
 		r->load_fraction = load / capacity;
 		r->id_hash = RoutingRegionIdHash(r->id);
 		r->breaker = ROUTING_BREAKER_CLOSED;

@@ -31,7 +31,12 @@ typedef struct RoutingRegion
 	uint64		id_hash;		/* key of observed latencies */
 	double		lat;			/* degrees */
 	double		lon;
-	double		coslat;			/* cos(lat), for distances */
+	/* for distances: cos(lat), and sine and cosine of half of lat and lon */
+	double		coslat;
+	double		sinhalflat;
+	double		coshalflat;
+	double		sinhalflon;
+	double		coshalflon;
 	double		cost;
 	double		load_fraction;	/* load / capacity */
 	bool		enabled;

@@ -53,6 +53,45 @@ RouteExclusionName(RouteExclusion exclusion)
 	return "unknown";
 }
 
+/*
+ * The client's side of the haversine formula, computed once per decision so
+ * that each region costs no trigonometry but the final asin: with half-angle
+ * sines and cosines of both points, sin((lat2 - lat1) / 2) is
+ * sin(lat2/2)cos(lat1/2) - cos(lat2/2)sin(lat1/2), and likewise for lon.
+ */
+typedef struct RouteOrigin
+{
+	double		coslat;
+	double		sinhalflat;
+	double		coshalflat;
+	double		sinhalflon;
+	double		coshalflon;
+} RouteOrigin;
+
+static void
+RouteOriginInit(RouteOrigin *o, double lat, double lon)
+{
+	o->coslat = cos(GEO_RADIANS(lat));
+	o->sinhalflat = sin(GEO_RADIANS(lat) * 0.5);
+	o->coshalflat = cos(GEO_RADIANS(lat) * 0.5);
+	o->sinhalflon = sin(GEO_RADIANS(lon) * 0.5);
+	o->coshalflon = cos(GEO_RADIANS(lon) * 0.5);
+}
+
+/* Great-circle distance in km from the origin to r (the haversine formula). */
+static inline double
+RouteDistanceKm(const RouteOrigin *o, const RoutingRegion *r)
+{
+	double		sdlat = r->sinhalflat * o->coshalflat - r->coshalflat * o->sinhalflat;
+	double		sdlon = r->sinhalflon * o->coshalflon - r->coshalflon * o->sinhalflon;
+	double		a = sdlat * sdlat + o->coslat * r->coslat * sdlon * sdlon;
+
+	/* rounding can push a a hair past 1 for antipodal points */
+	if (a > 1.0)
+		a = 1.0;
+	return 2.0 * (GEO_EARTH_RADIUS_M / 1000.0) * asin(sqrt(a));
+}
+
 /* Does a rank before b? */
 static inline bool
 RouteBefore(const RouteCandidate *a, const RouteCandidate *b)
@@ -107,8 +146,11 @@ RouteDecide(const RoutingTable *table, const RouteClient *client, RouteDecision 
 {
 	uint64		allowed[ROUTING_MASK_WORDS];
 	bool		fenced = RouteApplyFences(table, client, decision, allowed);
-	double		coslat = client->has_location ? cos(GEO_RADIANS(client->lat)) : 0.0;
+	RouteOrigin origin = {0};
 	int			best = -1;
+
+	if (client->has_location)
+		RouteOriginInit(&origin, client->lat, client->lon);
 
 	for (int i = 0; i < table->nregions; i++)
 	{
@@ -127,10 +169,7 @@ RouteDecide(const RoutingTable *table, const RouteClient *client, RouteDecision 
 		else
 			c->exclusion = ROUTE_ELIGIBLE;
 
-		c->distance_km = client->has_location ?
-			GeoHaversineWithCosines(client->lat, client->lon, coslat,
-									r->lat, r->lon, r->coslat) / 1000.0 :
-			get_float8_nan();
+		c->distance_km = client->has_location ? RouteDistanceKm(&origin, r) : get_float8_nan();
 
 		c->observed = false;
 		for (int o = 0; o < client->nobserved; o++)
