@@ -53,6 +53,21 @@ GeoCheckRadius(double radius_m)
 						   GEO_MAX_DISTANCE_M)));
 }
 
+/* Haversine distance in metres, given the cosines of both latitudes. */
+static inline double
+DistanceWithCosines(double lat1, double lon1, double cos1,
+					double lat2, double lon2, double cos2)
+{
+	double		sdlat = sin(GEO_RADIANS(lat2 - lat1) * 0.5);
+	double		sdlon = sin(GEO_RADIANS(lon2 - lon1) * 0.5);
+	double		a = sdlat * sdlat + cos1 * cos2 * sdlon * sdlon;
+
+	/* rounding can push a a hair past 1 for antipodal points */
+	if (a > 1.0)
+		a = 1.0;
+	return 2.0 * GEO_EARTH_RADIUS_M * asin(sqrt(a));
+}
+
 /*
  * The last point seen at each argument position of one call site, already
  * checked, with the cosine of its latitude.  Queries usually measure from
@@ -102,5 +117,5 @@ haversine(PG_FUNCTION_ARGS)
 	cos1 = CachedPointCosine(cache, 0, lat1, lon1);
 	cos2 = CachedPointCosine(cache, 1, lat2, lon2);
 
-	PG_RETURN_FLOAT8(GeoHaversineWithCosines(lat1, lon1, cos1, lat2, lon2, cos2));
+	PG_RETURN_FLOAT8(DistanceWithCosines(lat1, lon1, cos1, lat2, lon2, cos2));
 }

@@ -6,8 +6,6 @@
 #ifndef GEOSHARD_GEO_SPHERE_H
 #define GEOSHARD_GEO_SPHERE_H
 
-#include <math.h>
-
 /*
  * Mean earth radius, (2a + b) / 3 of the WGS84 ellipsoid: the sphere PostGIS
  * uses for geography with use_spheroid => false (6371008.8 m rounded).
@@ -35,23 +33,5 @@ GeoCheckLatLon(double lat, double lon)
 }
 
 extern void GeoCheckRadius(double radius_m);
-
-/*
- * Haversine distance in metres, given the cosines of both latitudes (callers
- * measuring from one point many times compute its cosine once).
- */
-static inline double
-GeoHaversineWithCosines(double lat1, double lon1, double cos1,
-						double lat2, double lon2, double cos2)
-{
-	double		sdlat = sin(GEO_RADIANS(lat2 - lat1) * 0.5);
-	double		sdlon = sin(GEO_RADIANS(lon2 - lon1) * 0.5);
-	double		a = sdlat * sdlat + cos1 * cos2 * sdlon * sdlon;
-
-	/* rounding can push a a hair past 1 for antipodal points */
-	if (a > 1.0)
-		a = 1.0;
-	return 2.0 * GEO_EARTH_RADIUS_M * asin(sqrt(a));
-}
 
 #endif							/* GEOSHARD_GEO_SPHERE_H */

@@ -304,41 +304,60 @@ RoutingCopyName(char *dst, text *src, const char *table)
 	dst[len] = '\0';
 }
 
+/*
+ * Run a catalogue query with the latest snapshot; rows are left in
+ * SPI_tuptable, and more than limit of them is an error.
+ */
 static void
-RoutingLoadRegions(RoutingTable *dst, Snapshot snapshot, bool read_only)
+RoutingQuery(const char *sql, const char *table, const char *what, int limit, bool read_only)
 {
-	const char *table = "geoshard.regions";
-	SPIPlanPtr	plan = SPI_prepare(ROUTING_REGIONS_QUERY, 0, NULL);
-	uint64		nrows;
+	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
 	int			ret;
 
 	if (plan == NULL)
-		elog(ERROR, "could not prepare the regions query: %s", SPI_result_code_string(SPI_result));
-	ret = SPI_execute_snapshot(plan, NULL, NULL, snapshot, InvalidSnapshot, read_only, false, 0);
+		elog(ERROR, "could not prepare the query of %s: %s", table,
+			 SPI_result_code_string(SPI_result));
+	ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							   read_only, false, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read geoshard.regions: %s", SPI_result_code_string(ret));
-	nrows = SPI_processed;
-	if (nrows > ROUTING_MAX_REGIONS)
-		RoutingLimitExceeded("regions", ROUTING_MAX_REGIONS);
+		elog(ERROR, "could not read %s: %s", table, SPI_result_code_string(ret));
+	if (SPI_processed > (uint64) limit)
+		RoutingLimitExceeded(what, limit);
+}
 
-	for (uint64 i = 0; i < nrows; i++)
+/* The columns of result row i, none of which may be null. */
+static void
+RoutingGetRow(uint64 i, int ncolumns, Datum *values, const char *table)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[i];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+
+	for (int c = 0; c < ncolumns; c++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		values[c] = SPI_getbinval(tuple, desc, c + 1, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("null value in column \"%s\" of %s", SPI_fname(desc, c + 1), table)));
+	}
+}
+
+static void
+RoutingLoadRegions(RoutingTable *dst, bool read_only)
+{
+	const char *table = "geoshard.regions";
+
+	RoutingQuery(ROUTING_REGIONS_QUERY, table, "regions", ROUTING_MAX_REGIONS, read_only);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
 		RoutingRegion *r = &dst->regions[i];
-		bool		nulls[8];
 		Datum		v[8];
 		double		capacity;
 		double		load;
 
-		for (int c = 0; c < 8; c++)
-		{
-			v[c] = SPI_getbinval(tuple, desc, c + 1, &nulls[c]);
-			if (nulls[c])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("null value in column \"%s\" of %s", SPI_fname(desc, c + 1), table)));
-		}
+		RoutingGetRow(i, 8, v, table);
 		RoutingCopyName(r->id, DatumGetTextPP(v[0]), table);
 		r->lat = DatumGetFloat8(v[1]);
 		r->lon = DatumGetFloat8(v[2]);
@@ -364,7 +383,7 @@ RoutingLoadRegions(RoutingTable *dst, Snapshot snapshot, bool read_only)
 		r->id_hash = RoutingRegionIdHash(r->id);
 		r->breaker = ROUTING_BREAKER_CLOSED;
 	}
-	dst->nregions = (int) nrows;
+	dst->nregions = (int) SPI_processed;
 }
 
 static int
@@ -379,41 +398,22 @@ RoutingCompareFenceCountries(const void *a, const void *b)
 }
 
 static void
-RoutingLoadFences(RoutingTable *dst, Snapshot snapshot, bool read_only)
+RoutingLoadFences(RoutingTable *dst, bool read_only)
 {
 	const char *table = "geoshard.geo_fences";
-	SPIPlanPtr	plan = SPI_prepare(ROUTING_FENCES_QUERY, 0, NULL);
-	int			ret;
 
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the geo-fences query: %s", SPI_result_code_string(SPI_result));
-	ret = SPI_execute_snapshot(plan, NULL, NULL, snapshot, InvalidSnapshot, read_only, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read geoshard.geo_fences: %s", SPI_result_code_string(ret));
-	if (SPI_processed > ROUTING_MAX_FENCES)
-		RoutingLimitExceeded("geo-fences", ROUTING_MAX_FENCES);
-
+	RoutingQuery(ROUTING_FENCES_QUERY, table, "geo-fences", ROUTING_MAX_FENCES, read_only);
 	dst->nfences = 0;
 	dst->ncountries = 0;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
 		RoutingFence *f = &dst->fences[i];
 		Datum		v[3];
-		bool		nulls[3];
 		Datum	   *elems;
 		bool	   *elem_nulls;
 		int			nelems;
 
-		for (int c = 0; c < 3; c++)
-		{
-			v[c] = SPI_getbinval(tuple, desc, c + 1, &nulls[c]);
-			if (nulls[c])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("null value in column \"%s\" of %s", SPI_fname(desc, c + 1), table)));
-		}
+		RoutingGetRow(i, 3, v, table);
 		RoutingCopyName(f->name, DatumGetTextPP(v[0]), table);
 		memset(f->allowed, 0, sizeof(f->allowed));
 
@@ -498,8 +498,8 @@ RoutingTableLoad(RoutingTable *dst, Oid regions_relid, bool read_only)
 	dst->nregions = 0;
 	dst->nfences = 0;
 	dst->ncountries = 0;
-	RoutingLoadRegions(dst, GetLatestSnapshot(), read_only);
-	RoutingLoadFences(dst, GetLatestSnapshot(), read_only);
+	RoutingLoadRegions(dst, read_only);
+	RoutingLoadFences(dst, read_only);
 	SPI_finish();
 
 	SetUserIdAndSecContext(save_userid, save_sec_context);
@@ -533,6 +533,31 @@ RoutingSharedIsOurs(Oid relid)
 		routing_shared->relid == relid;
 }
 
+/*
+ * The backend-local table, reloaded when invalidated; with breaker states
+ * copied from the shared table when there is one for this database.
+ */
+static const RoutingTable *
+RoutingLocalTable(Oid relid)
+{
+	if (!state.local_valid)
+	{
+		uint64		generation = state.generation;
+
+		RoutingTableLoad(state.local, relid, true);
+		/* an invalidation that arrived while loading makes the load stale */
+		state.local_valid = (state.generation == generation);
+	}
+	if (RoutingUsesShared())
+	{
+		LWLockAcquire(routing_shared->lock, LW_SHARED);
+		if (RoutingSharedIsOurs(relid))
+			RoutingCarryBreakers(state.local, &routing_shared->table);
+		LWLockRelease(routing_shared->lock);
+	}
+	return state.local;
+}
+
 const RoutingTable *
 RoutingTableAcquire(void)
 {
@@ -543,38 +568,26 @@ RoutingTableAcquire(void)
 	relid = RoutingRegionsRelid();
 
 	if (!RoutingUsesShared() || state.pending)
-	{
-		if (!state.local_valid)
-		{
-			uint64		generation = state.generation;
+		return RoutingLocalTable(relid);
 
-			RoutingTableLoad(state.local, relid, true);
-			/* an invalidation that arrived while loading makes the load stale */
-			state.local_valid = (state.generation == generation);
-		}
-		if (RoutingUsesShared())
-		{
-			LWLockAcquire(routing_shared->lock, LW_SHARED);
-			if (RoutingSharedIsOurs(relid))
-				RoutingCarryBreakers(state.local, &routing_shared->table);
-			LWLockRelease(routing_shared->lock);
-		}
-		return state.local;
-	}
-
-	/* Two loads at most: a third change meanwhile is served by the next call. */
-	for (int attempt = 0;; attempt++)
+	/*
+	 * Two loads at most: a change committed during the second is served by
+	 * the next call.
+	 */
+	for (int attempt = 0; attempt < 3; attempt++)
 	{
 		uint64		changes = pg_atomic_read_u64(&routing_shared->changes);
 
 		LWLockAcquire(routing_shared->lock, LW_SHARED);
-		if ((RoutingSharedIsOurs(relid) && routing_shared->loaded_changes == changes) ||
-			(attempt >= 2 && RoutingSharedIsOurs(relid)))
+		if (RoutingSharedIsOurs(relid) &&
+			(routing_shared->loaded_changes == changes || attempt == 2))
 		{
 			state.locked = true;
 			return &routing_shared->table;
 		}
 		LWLockRelease(routing_shared->lock);
+		if (attempt == 2)
+			break;
 
 		if (state.scratch == NULL)
 			state.scratch = MemoryContextAllocZero(TopMemoryContext, sizeof(RoutingTable));
@@ -593,6 +606,13 @@ RoutingTableAcquire(void)
 		}
 		LWLockRelease(routing_shared->lock);
 	}
+
+	/*
+	 * Another database replaced the shared table each time: backends
+	 * disagree on geoshard.database while a reload spreads.  Route from a
+	 * private copy rather than fight over it.
+	 */
+	return RoutingLocalTable(relid);
 }
 
 void

@@ -5,6 +5,7 @@ use strict;
 use warnings FATAL => 'all';
 
 use FindBin;
+use GeoipTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -14,8 +15,7 @@ my $demo = "$FindBin::Bin/../demo";
 my $node = PostgreSQL::Test::Cluster->new('demo');
 $node->init;
 my $mmdb = $node->data_dir . '/demo.mmdb';
-system($^X, "$demo/../geoip/make-test-mmdb.pl", $mmdb) == 0
-  or die "could not write $mmdb: $?";
+make_mmdb($mmdb);
 $node->append_conf(
 	'postgresql.conf', qq{
 shared_preload_libraries = 'geoshard'

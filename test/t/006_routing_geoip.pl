@@ -6,43 +6,13 @@
 use strict;
 use warnings FATAL => 'all';
 
-use File::Basename qw(dirname);
 use File::Copy qw(copy);
 use Time::HiRes qw(usleep);
 
+use GeoipTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-
-my $writer = dirname(__FILE__) . '/../geoip/make-test-mmdb.pl';
-
-# Write a test database; through a temporary file and rename(), as files in
-# use must be replaced.
-sub make_mmdb
-{
-	my ($path, $variant) = @_;
-	system($^X, $writer, "$path.tmp", $variant) == 0
-	  or die "$writer failed: $?";
-	rename("$path.tmp", $path) or die "could not rename $path.tmp: $!";
-	return;
-}
-
-# Run $sql in a session until it returns $expected, for up to the default
-# timeout; the session notices reloads and file changes on its own schedule.
-sub poll_session
-{
-	my ($session, $sql, $expected) = @_;
-	my $result = '';
-
-	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
-	{
-		$result = $session->query_safe($sql);
-		return 1 if $result eq $expected;
-		usleep(100_000);
-	}
-	diag "last result: $result";
-	return 0;
-}
 
 # Run $sql in a session until it fails with an error matching $pattern.
 sub poll_session_error

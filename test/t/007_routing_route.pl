@@ -7,39 +7,10 @@
 use strict;
 use warnings FATAL => 'all';
 
-use File::Basename qw(dirname);
-use Time::HiRes qw(usleep);
-
+use GeoipTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-
-my $writer = dirname(__FILE__) . '/../geoip/make-test-mmdb.pl';
-
-sub make_mmdb
-{
-	my ($path, $variant) = @_;
-	system($^X, $writer, "$path.tmp", $variant) == 0
-	  or die "$writer failed: $?";
-	rename("$path.tmp", $path) or die "could not rename $path.tmp: $!";
-	return;
-}
-
-# Run $sql in a session until it returns $expected.
-sub poll_session
-{
-	my ($session, $sql, $expected) = @_;
-	my $result = '';
-
-	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
-	{
-		$result = $session->query_safe($sql);
-		return 1 if $result eq $expected;
-		usleep(100_000);
-	}
-	diag "last result: $result";
-	return 0;
-}
 
 my $regions = q{
 	SELECT geoshard.add_region('us-west-2', 45.52, -122.68);
