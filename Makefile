@@ -6,7 +6,7 @@
 # unprivileged postgres user when started by root.
 
 EXTENSION = geoshard
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 
 MODULE_big = geoshard
 OBJS = \
@@ -41,8 +41,11 @@ SQL_PARTS = \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql
 
+# The current version's install script is built from the parts above.  Released
+# install scripts are kept frozen beside the control file and never edited; every
+# later change reaches existing installs through an upgrade script (docs/operations.md).
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(wildcard $(EXTENSION)--*--*.sql)
+DATA = $(EXTENSION)--0.1.sql $(wildcard $(EXTENSION)--*--*.sql)
 
 REGRESS = \
 	geo_quadkey \
