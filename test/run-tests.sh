@@ -85,7 +85,7 @@ shopt -s nullglob
 tap_files=("$WORK"/test/t/*.pl)
 if [ ${#tap_files[@]} -gt 0 ]; then
 	echo "== TAP"
-	(cd "$WORK" && run TESTDIR="$WORK/tap" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+	(cd "$WORK" && run TESTDIR="$WORK/tap" GEOSHARD_SRC="$SRC" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
 		prove -v -I "$PGXS_DIR/src/test/perl" -I "$WORK/test" "${tap_files[@]#$WORK/}") \
 		>"$WORK/tap.log" 2>&1
 	tap_status=$?
