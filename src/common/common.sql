@@ -3,8 +3,27 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION geoshard" to load this file. \quit
 
--- Catalogue tables and administrative functions live here; types and query
--- functions live in the extension's own schema (default public).
+-- Catalogue tables and administrative functions live in schema geoshard, which
+-- the extension creates and owns; types and query functions live in the
+-- extension's own schema (default public).  Refuse clearly what cannot work,
+-- before anything is created.
+DO $$
+BEGIN
+	IF '@extschema@' = 'geoshard' THEN
+		RAISE EXCEPTION 'geoshard cannot be installed into schema "geoshard"'
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Schema "geoshard" holds the extension''s catalogue and administrative functions.',
+				  HINT = 'Install the types and query functions into another schema, for example CREATE EXTENSION geoshard SCHEMA geo.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'geoshard') THEN
+		RAISE EXCEPTION 'schema "geoshard" already exists'
+			USING ERRCODE = 'duplicate_schema',
+				  DETAIL = 'CREATE EXTENSION geoshard creates schema "geoshard" for its catalogue and must own it.',
+				  HINT = 'Rename or drop the existing schema "geoshard" first.';
+	END IF;
+END
+$$;
+
 CREATE SCHEMA geoshard;
 
 CREATE FUNCTION geoshard.is_preloaded() RETURNS boolean

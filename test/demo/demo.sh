@@ -49,15 +49,18 @@ geoshard.geoip_database = '$DIR/demo.mmdb'
 CONF
 	run pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 	run createdb -h "$DIR" -p "$PORT" -U postgres geoshard_demo
+	# the README's tour creates its own tables: it gets an empty database
+	run createdb -h "$DIR" -p "$PORT" -U postgres tour
 	echo "geoshard demo: loading 100,000 pins around five campuses..."
 	run psql -X -q -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/data.sql" >/dev/null
 	run psql -X -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/showcase.sql"
 	echo
-	echo "The demo server is running. Connect with:"
+	echo "The demo server is running. Connect to the demo data, or to the empty database"
+	echo "'tour' for the README's quick tour, with:"
 	if [ "$(id -u)" -eq 0 ]; then
-		echo "  runuser -u postgres -- $PGBIN/psql -h $DIR -p $PORT -d geoshard_demo"
+		echo "  runuser -u postgres -- $PGBIN/psql -h $DIR -p $PORT -d geoshard_demo   # or -d tour"
 	else
-		echo "  $PGBIN/psql -h $DIR -p $PORT -d geoshard_demo"
+		echo "  $PGBIN/psql -h $DIR -p $PORT -d geoshard_demo   # or -d tour"
 	fi
 	echo "Stop it with: make demo-stop"
 	;;
