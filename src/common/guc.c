@@ -31,8 +31,9 @@ GeoshardGucInit(void)
 {
 	/*
 	 * Superuser-only because the value bounds the time and memory one
-	 * quadkey_cover call may take (about 1 us and 26 bytes per cell): at the
-	 * top of the range one call spends seconds and hundreds of megabytes.
+	 * quadkey_cover call may take: at the default a refused cover costs tens
+	 * of milliseconds, at the top of the range seconds and hundreds of
+	 * megabytes.
 	 * A superuser can delegate it with GRANT SET ON PARAMETER or set it per
 	 * role with ALTER ROLE ... SET.
 	 */
