@@ -50,10 +50,36 @@ SET geoshard.cover_max_cells = 10;
 SELECT count(*) FROM quadkey_cover(47.6, -122.3, 1000, 16);
 RESET geoshard.cover_max_cells;
 SET geoshard.cover_max_cells = 0;
+SET geoshard.cover_max_cells = 10000001;
+-- the limit bounds one call's time and memory, so only a superuser sets it,
+-- or a role it is granted to
+CREATE ROLE regress_geo_app;
+SET ROLE regress_geo_app;
+SHOW geoshard.cover_max_cells;
+SET geoshard.cover_max_cells = 10000000;
+SET geoshard.cover_max_cells = 10;
+SELECT set_config('geoshard.cover_max_cells', '10000000', false);
+SELECT count(*) FROM quadkey_cover(0, 0, 2000000, 16);
+RESET ROLE;
+ALTER ROLE regress_geo_app SET geoshard.cover_max_cells = 10;
+SELECT setconfig FROM pg_db_role_setting WHERE setrole = 'regress_geo_app'::regrole;
+ALTER ROLE regress_geo_app RESET ALL;
+GRANT SET ON PARAMETER geoshard.cover_max_cells TO regress_geo_app;
+SET ROLE regress_geo_app;
+SET geoshard.cover_max_cells = 10;
+SELECT count(*) FROM quadkey_cover(47.6, -122.3, 1000, 16);
+RESET geoshard.cover_max_cells;
+RESET ROLE;
+REVOKE SET ON PARAMETER geoshard.cover_max_cells FROM regress_geo_app;
+DROP ROLE regress_geo_app;
 SELECT quadkey_cover(0, 0, -1, 10);
 SELECT quadkey_cover(0, 0, 'NaN', 10);
 SELECT quadkey_cover(0, 0, 'Infinity', 10);
 SELECT quadkey_cover(0, 0, 20015115, 10);
+-- the limit quoted in the message is itself accepted
+SELECT quadkey_cover(0, 0, 20015114.353, 10);
+SELECT count(*) FROM quadkey_cover(0, 0, 20015114.352, 2);
+SELECT quadkey_cover(-122.3, 47.6, 1000, 10);
 SELECT quadkey_cover(0, 0, 1000, 30);
 SELECT quadkey_cover(95, 0, 1000, 10);
 SELECT quadkey_cover(NULL, 0, 1000, 10);

@@ -17,6 +17,12 @@ SELECT haversine('NaN', 0, 0, 0);
 SELECT haversine(0, 0, 0, '-Infinity');
 SELECT haversine(-91, 0, 0, 0);
 SELECT haversine(0, 0, 0, 181);
+-- swapped coordinates, the commonest mistake, get a hint; a latitude that is
+-- no longer a valid longitude does not
+SELECT haversine(-122.3321, 47.6062, 45.5152, -122.6784);
+SELECT haversine(47.6062, -122.3321, 180, 45.5152);
+SELECT haversine(47.6062, -122.3321, -180.5, 45.5152);
+SELECT haversine(47.6062, -122.3321, 45.5152, -180.5);
 SELECT haversine(NULL, 0, 0, 0) IS NULL AS null_in_null_out;
 
 -- <->: metres from point(lon, lat) to the nearest point of a tile, 0 inside
@@ -34,3 +40,6 @@ SELECT round((quadkey(0.5, 179.9, 10) <-> point(-179.9, 0.5))::numeric, 0) AS wr
 SELECT quadkey(89.9, 10, 6) = quadkey(85, 10, 6) AS same_tile,
 	   quadkey(89.9, 10, 6) <-> point(10, 89.9) AS distance_to_own_tile;
 SELECT quadkey(0, 0, 3) <-> point(0, 91);
+-- a point is point(lon, lat): the hint says so
+SELECT quadkey(0, 0, 3) <-> point(47.6062, -122.3321);
+SELECT quadkey(0, 0, 3) <-> point(0, 'NaN');

@@ -69,6 +69,15 @@ SELECT quadkey_dwithin('', 0, 0, 0), quadkey_dwithin(quadkey(10, 10, 10), 10, 10
 SELECT quadkey_dwithin(qk, 0, 0, -5) FROM pins LIMIT 1;
 SELECT count(*) FROM pins WHERE quadkey_dwithin(qk, 47.65, -122.3, 'NaN');
 SELECT count(*) FROM pins WHERE quadkey_dwithin(qk, 100, -122.3, 10);
+-- swapped coordinates get a hint, also when the index evaluates the circle
+SELECT count(*) FROM pins WHERE quadkey_dwithin(qk, -122.3, 47.65, 10);
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) FROM pins WHERE quadkey_dwithin(qk, -122.3, 47.65, 10);
+SELECT count(*) FROM pins WHERE qk && circle(point(47.65, -122.3), 10);
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+SELECT id FROM pins ORDER BY qk <-> point(47.65, -122.3) LIMIT 1;
 SELECT count(*) FROM pins WHERE qk && circle(point(-122.3, 47.65), -1);
 
 -- nearest neighbours: ORDER BY qk <-> point(lon, lat) is an index scan
@@ -124,6 +133,30 @@ SELECT r, actual, plan_rows(format('SELECT 1 FROM pins WHERE quadkey_dwithin(qk,
 FROM (SELECT r, (SELECT count(*) FROM pins WHERE quadkey_dwithin(qk, 47.65, -122.3, r)) AS actual
 	  FROM (VALUES (1000), (3000), (10000)) v(r)) t ORDER BY r;
 SELECT plan_rows('SELECT 1 FROM pins WHERE quadkey_dwithin(qk, 10, 10, 1000)') <= 1 AS none_far_away;
+-- estimation never raises an error: values the functions refuse get the
+-- fixed guess (0.1% of 25000 rows) at plan time, and fail only when evaluated
+EXPLAIN (COSTS OFF)
+SELECT 1 FROM pins WHERE false OR (random() < 0 AND quadkey_dwithin(qk, 100, 0, 10));
+SELECT clause, plan_rows('SELECT 1 FROM pins WHERE ' || clause) AS estimate
+FROM (VALUES ('quadkey_dwithin(qk, 100, 0, 10)'), ('quadkey_dwithin(qk, -122.3, 47.65, 10)'),
+			 ('quadkey_dwithin(qk, 0, 200, 10)'), ($$quadkey_dwithin(qk, 'NaN', 0, 10)$$),
+			 ($$quadkey_dwithin(qk, 0, '-Infinity', 10)$$), ($$quadkey_dwithin(qk, 0, 0, 'NaN')$$),
+			 ($$quadkey_dwithin(qk, 0, 0, 'Infinity')$$), ('quadkey_dwithin(qk, 0, 0, -1)'),
+			 ('quadkey_dwithin(qk, 0, 0, 1e300)'), ('quadkey_dwithin(qk, 0, 0, 20015114.353)'),
+			 ('quadkey_dwithin(qk, (SELECT 47.5), (SELECT -122.0), 1e300)'),
+			 ($$quadkey_dwithin(qk, (SELECT 47.5), (SELECT -122.0), 'NaN')$$),
+			 ('quadkey_dwithin(qk, (SELECT 47.5), (SELECT -122.0), -5)'),
+			 ('qk && circle(point(0, 100), 10)'), ($$qk && circle(point(0, 0), 'NaN')$$),
+			 ($$qk && circle(point(0, 0), 'Infinity')$$),
+			 ($$qk && circle(point(random(), 0), 'Infinity')$$),
+			 ('qk && circle(point(random(), 0), -5)')) v(clause);
+-- the largest radius is valid and takes every row
+SELECT plan_rows('SELECT 1 FROM pins WHERE quadkey_dwithin(qk, 0, 0, 20015114.352)') AS max_radius_estimate;
+-- parameters are estimated from their values in custom plans, NULL included
+PREPARE dwithin_lat(float8) AS SELECT 1 FROM pins WHERE quadkey_dwithin(qk, $1, -122.3, 1000);
+EXPLAIN (COSTS OFF) EXECUTE dwithin_lat(100);
+EXPLAIN (COSTS OFF) EXECUTE dwithin_lat(NULL);
+DEALLOCATE dwithin_lat;
 
 -- an index grown by inserts alone stays selective: a point probe reads few pages
 CREATE TABLE grown (lat float8, lon float8, qk quadkey);

@@ -38,6 +38,11 @@ SELECT quadkey('NaN', 0, 3);
 SELECT quadkey(0, 'Infinity', 3);
 SELECT quadkey(90.5, 0, 3);
 SELECT quadkey(0, -180.5, 3);
+-- swapped (lat, lon): the hint names the order; none when the latitude
+-- could not be a longitude either
+SELECT quadkey(-122.3321, 47.6062, 12);
+SELECT quadkey(180, 0, 3);
+SELECT quadkey(-180.5, 0, 3);
 SELECT quadkey(0, 0, -1);
 SELECT quadkey(0, 0, 30);
 SELECT quadkey(NULL, 0, 3) IS NULL AS null_in_null_out;
@@ -98,3 +103,23 @@ SELECT copy_binary('\x0000000000000041');	-- bit below level 1's digit
 DROP FUNCTION copy_binary(bytea);
 DROP TABLE qk_copy;
 \set SHOW_CONTEXT errors
+
+-- casts to and from bigint: the packed 64 bits, checked as binary input is
+SELECT '0231'::quadkey::bigint AS "0231", ''::quadkey::bigint AS world,
+	   '3'::quadkey::bigint AS "3", '33333333333333333333333333333'::quadkey::bigint AS last;
+SELECT q, q::bigint::quadkey = q AS round_trip,
+	   (q::bigint = int8send_as_bigint) AS same_bits
+FROM (SELECT q, ('x' || encode(quadkey_send(q), 'hex'))::bit(64)::bigint AS int8send_as_bigint
+	  FROM (VALUES (''::quadkey), ('0'), ('0231'), ('2'), ('3'), ('01230123012301230123012301230')) v(q)) s;
+SELECT 0::bigint::quadkey AS world, 5::bigint::quadkey AS level_5,
+	   (-4611686018427387903)::bigint::quadkey AS "3";
+SELECT 30::bigint::quadkey;				-- level 30
+SELECT (-1)::bigint::quadkey;			-- level 63
+SELECT 64::bigint::quadkey;				-- path bit without a level
+SELECT (1::bigint << 56 | 1)::quadkey;	-- bit below level 1's digit
+SELECT NULL::bigint::quadkey IS NULL AS null_in_null_out;
+-- explicit only: no implicit or assignment casts
+SELECT '0231'::quadkey = 2738188573441261572;
+CREATE TEMP TABLE qk_assign (q quadkey);
+INSERT INTO qk_assign VALUES (2738188573441261572::bigint);
+DROP TABLE qk_assign;

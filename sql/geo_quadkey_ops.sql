@@ -72,6 +72,15 @@ SELECT (SELECT array_agg(q ORDER BY q) FROM qks WHERE q <@ '12') =
 	   (SELECT array_agg(q ORDER BY q) FROM (SELECT q::text::quadkey AS q FROM qks) s WHERE q <@ '12') AS index_only_agrees;
 RESET enable_bitmapscan;
 RESET enable_seqscan;
+-- min and max follow the operators' pre-order, and a btree index answers them
+SELECT min(q), max(q), min(q) IS NULL AS world_is_not_null
+FROM (VALUES ('1'::quadkey), ('0'), ('01'), ('3'), ('02'), ('2333')) v(q);
+SELECT min(q) = (SELECT q FROM qks ORDER BY q LIMIT 1) AS min_agrees,
+	   max(q) = (SELECT q FROM qks ORDER BY q DESC LIMIT 1) AS max_agrees FROM qks;
+SELECT min(q) IS NULL AS empty_min, max(q) IS NULL AS empty_max FROM qks WHERE false;
+CREATE INDEX qks_minmax ON qks (q);
+EXPLAIN (COSTS OFF) SELECT min(q), max(q) FROM qks;
+DROP INDEX qks_minmax;
 -- the index key type is internal
 SELECT '1'::quadkey_gistkey;
 DROP TABLE qks;

@@ -29,6 +29,14 @@ int			geoshard_observed_latency_max_age = 600;
 void
 GeoshardGucInit(void)
 {
+	/*
+	 * Superuser-only because the value bounds the time and memory one
+	 * quadkey_cover call may take: at the default a refused cover costs tens
+	 * of milliseconds, at the top of the range seconds and hundreds of
+	 * megabytes.
+	 * A superuser can delegate it with GRANT SET ON PARAMETER or set it per
+	 * role with ALTER ROLE ... SET.
+	 */
 	DefineCustomIntVariable("geoshard.cover_max_cells",
 							"Sets the largest number of cells quadkey_cover may return.",
 							"A cover that would need more cells is refused; ask for a coarser level instead.",
@@ -36,7 +44,7 @@ GeoshardGucInit(void)
 							100000,
 							1,
 							10000000,
-							PGC_USERSET,
+							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
 

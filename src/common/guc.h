@@ -5,7 +5,7 @@
 #ifndef GEOSHARD_COMMON_GUC_H
 #define GEOSHARD_COMMON_GUC_H
 
-/* geoshard.cover_max_cells: largest set quadkey_cover may return */
+/* geoshard.cover_max_cells: largest set quadkey_cover may return (superuser-set) */
 extern int	geoshard_cover_max_cells;
 
 /* geoshard.node_id: this node's id in HLC stamps and CRDT states (0 = unset) */

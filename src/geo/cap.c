@@ -88,8 +88,12 @@ InitInnerBox(GeoCap *cap)
 	cap->inner.xmax = DeepColumn(cap->lon + b) - 1;
 }
 
+/*
+ * Check and prepare the cap of radius_m around (lat, lon); order says how
+ * the caller wrote the centre, for the error hint.
+ */
 void
-GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m)
+GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m, GeoCoordOrder order)
 {
 	/* angular radius in degrees, widened a little against rounding */
 	double		angle = GEO_DEGREES(radius_m / GEO_EARTH_RADIUS_M) * (1.0 + 1e-9) + 1e-9;
@@ -98,7 +102,8 @@ GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m)
 	bool		all_lons = false;
 	double		dlon = 0.0;
 
-	GeoCheckLatLon(lat, lon);
+	if (unlikely(!GeoLatLonIsValid(lat, lon)))
+		GeoReportBadLatLon(lat, lon, order);
 	GeoCheckRadius(radius_m);
 
 	cap->lat = lat;

@@ -7,6 +7,7 @@
 #define GEOSHARD_GEO_CAP_H
 
 #include "geo/quadkey.h"
+#include "geo/sphere.h"
 
 /*
  * A point prepared for many distance computations against tile boxes: the
@@ -35,7 +36,8 @@ typedef struct GeoCap
 								 * (xmin > xmax) when not worth having */
 } GeoCap;
 
-extern void GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m);
+extern void GeoCapInit(GeoCap *cap, double lat, double lon, double radius_m,
+					   GeoCoordOrder order);
 extern void GeoPointInit(GeoPoint *point, double lat, double lon);
 extern double GeoPointBoxDistance(const GeoPoint *point, const QuadkeyBox *box);
 extern double GeoBoxDistance(double lat, double lon, const QuadkeyBox *box);

@@ -76,7 +76,7 @@ quadkey_cover(PG_FUNCTION_ARGS)
 	Quadkey    *cells;
 	int64		ncells = 1;
 
-	GeoCapInit(&cap, lat, lon, radius_m);
+	GeoCapInit(&cap, lat, lon, radius_m, GEO_ORDER_LAT_LON);
 	QuadkeyCheckLevel(level);
 
 	cells = palloc(sizeof(Quadkey));

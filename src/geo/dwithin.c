@@ -40,7 +40,7 @@ typedef struct CircleCap
  * fn_extra) and remade only when the circle changes.
  */
 const GeoCap *
-GeoCapFromCircle(FmgrInfo *flinfo, const CIRCLE *circle)
+GeoCapFromCircle(FmgrInfo *flinfo, const CIRCLE *circle, GeoCoordOrder order)
 {
 	CircleCap  *cached = (CircleCap *) flinfo->fn_extra;
 
@@ -50,7 +50,7 @@ GeoCapFromCircle(FmgrInfo *flinfo, const CIRCLE *circle)
 		return &cached->cap;
 
 	cached->valid = false;
-	GeoCapInit(&cached->cap, circle->center.y, circle->center.x, circle->radius);
+	GeoCapInit(&cached->cap, circle->center.y, circle->center.x, circle->radius, order);
 	cached->circle = *circle;
 	cached->valid = true;
 	return &cached->cap;
@@ -70,7 +70,7 @@ quadkey_dwithin(PG_FUNCTION_ARGS)
 	circle.radius = PG_GETARG_FLOAT8(3);
 
 	QuadkeyToBox(qk, &box);
-	PG_RETURN_BOOL(GeoCapMeetsBox(GeoCapFromCircle(fcinfo->flinfo, &circle), &box));
+	PG_RETURN_BOOL(GeoCapMeetsBox(GeoCapFromCircle(fcinfo->flinfo, &circle, GEO_ORDER_LAT_LON), &box));
 }
 
 /* quadkey && circle: the operator form of quadkey_dwithin, for the index */
@@ -83,7 +83,7 @@ quadkey_dwithin_circle(PG_FUNCTION_ARGS)
 	QuadkeyBox	box;
 
 	QuadkeyToBox(qk, &box);
-	PG_RETURN_BOOL(GeoCapMeetsBox(GeoCapFromCircle(fcinfo->flinfo, circle), &box));
+	PG_RETURN_BOOL(GeoCapMeetsBox(GeoCapFromCircle(fcinfo->flinfo, circle, GEO_ORDER_POINT_LON_LAT), &box));
 }
 
 /* quadkey <-> point: metres from point(lon, lat) to the nearest point of qk's tile */
@@ -95,7 +95,7 @@ quadkey_distance(PG_FUNCTION_ARGS)
 	Point	   *point = PG_GETARG_POINT_P(1);
 	QuadkeyBox	box;
 
-	GeoCheckLatLon(point->y, point->x);
+	GeoCheckPointLonLat(point->x, point->y);
 	QuadkeyToBox(qk, &box);
 	PG_RETURN_FLOAT8(GeoBoxDistance(point->y, point->x, &box));
 }

@@ -14,7 +14,8 @@
 /* Strategy of quadkey && circle in quadkey_gist_ops (geo.sql must agree) */
 #define QUADKEY_DWITHIN_STRATEGY 20
 
-extern const GeoCap *GeoCapFromCircle(FmgrInfo *flinfo, const CIRCLE *circle);
+extern const GeoCap *GeoCapFromCircle(FmgrInfo *flinfo, const CIRCLE *circle,
+									  GeoCoordOrder order);
 extern Selectivity DwithinSelectivity(PlannerInfo *root, List *args, int varRelid);
 
 #endif							/* GEOSHARD_GEO_DWITHIN_H */

@@ -12,6 +12,11 @@
  * from another table, a parameter), it takes the circle's share of the area
  * the column's histogram spans.  Without statistics, or without even a
  * radius, it falls back to a fixed guess.
+ *
+ * Estimation never raises an error: the planner also estimates clauses that
+ * can never run (WHERE false OR ...), so a centre or radius the functions
+ * would refuse gets the fixed guess here, and the error, if any, comes when
+ * the query evaluates the clause.
  */
 #include "postgres.h"
 
@@ -37,6 +42,16 @@
 
 /* Tiles used to cover the circle for the estimate */
 #define ESTIMATE_CELLS 16
+
+/* A probability in [0, 1]; the fixed guess should rounding ever give NaN */
+static Selectivity
+ClampSelectivity(Selectivity sel)
+{
+	if (isnan(sel))
+		return DWITHIN_DEFAULT_SELECTIVITY;
+	CLAMP_PROBABILITY(sel);
+	return sel;
+}
 
 /* Fraction of the histogram's population below v (0 .. 1). */
 static double
@@ -114,12 +129,11 @@ RadiusSelectivity(VariableStatData *vardata, double radius_m)
 	free_attstatsslot(&hist);
 
 	extent_area = BoxArea(&extent);
-	if (extent_area <= 0.0)
+	if (!(extent_area > 0.0))
 		return DWITHIN_DEFAULT_SELECTIVITY;
 	sel = 2.0 * M_PI * (1.0 - cos(Min(radius_m / GEO_EARTH_RADIUS_M, M_PI))) / extent_area;
 	sel *= 1.0 - ((Form_pg_statistic) GETSTRUCT(vardata->statsTuple))->stanullfrac;
-	CLAMP_PROBABILITY(sel);
-	return sel;
+	return ClampSelectivity(sel);
 }
 
 /* Estimated fraction of the column's rows whose tile meets the cap. */
@@ -185,8 +199,28 @@ CapSelectivity(VariableStatData *vardata, const GeoCap *cap)
 		return DWITHIN_DEFAULT_SELECTIVITY;
 
 	sel = mcv_hits + hist_hits * Max(0.0, 1.0 - stats->stanullfrac - mcv_total);
-	CLAMP_PROBABILITY(sel);
-	return sel;
+	return ClampSelectivity(sel);
+}
+
+/*
+ * Selectivity of the cap of radius_m around (lat, lon), or of the radius
+ * alone when has_centre is false.  Values the functions would refuse get
+ * the fixed guess: the error is theirs to raise, at run time.
+ */
+static Selectivity
+EstimateCircle(VariableStatData *vardata, bool has_centre, double lat, double lon,
+			   double radius_m)
+{
+	GeoCap		cap;
+
+	if (!GeoRadiusIsValid(radius_m) || (has_centre && !GeoLatLonIsValid(lat, lon)))
+		return DWITHIN_DEFAULT_SELECTIVITY;
+	if (!has_centre)
+		return RadiusSelectivity(vardata, radius_m);
+
+	/* checked above, so this raises no error */
+	GeoCapInit(&cap, lat, lon, radius_m, GEO_ORDER_LAT_LON);
+	return CapSelectivity(vardata, &cap);
 }
 
 /* The value of an expression if it is a non-null constant at plan time */
@@ -212,22 +246,15 @@ CircleSelectivity(PlannerInfo *root, VariableStatData *vardata, Node *circle_exp
 	if (whole != NULL)
 	{
 		CIRCLE	   *circle = DatumGetCircleP(whole->constvalue);
-		GeoCap		cap;
 
-		GeoCapInit(&cap, circle->center.y, circle->center.x, circle->radius);
-		return CapSelectivity(vardata, &cap);
+		return EstimateCircle(vardata, true, circle->center.y, circle->center.x, circle->radius);
 	}
 	if (IsA(circle_expr, FuncExpr) && ((FuncExpr *) circle_expr)->funcid == F_CIRCLE_POINT_FLOAT8)
 	{
 		Const	   *radius = PlanTimeConst(root, lsecond(((FuncExpr *) circle_expr)->args));
 
 		if (radius != NULL)
-		{
-			double		r = DatumGetFloat8(radius->constvalue);
-
-			GeoCheckRadius(r);
-			return RadiusSelectivity(vardata, r);
-		}
+			return EstimateCircle(vardata, false, 0.0, 0.0, DatumGetFloat8(radius->constvalue));
 	}
 	return DWITHIN_DEFAULT_SELECTIVITY;
 }
@@ -247,18 +274,10 @@ DwithinSelectivity(PlannerInfo *root, List *args, int varRelid)
 
 	examine_variable(root, linitial(args), varRelid, &vardata);
 	if (lat != NULL && lon != NULL)
-	{
-		GeoCap		cap;
-
-		GeoCapInit(&cap, DatumGetFloat8(lat->constvalue), DatumGetFloat8(lon->constvalue),
-				   DatumGetFloat8(radius->constvalue));
-		sel = CapSelectivity(&vardata, &cap);
-	}
+		sel = EstimateCircle(&vardata, true, DatumGetFloat8(lat->constvalue),
+							 DatumGetFloat8(lon->constvalue), DatumGetFloat8(radius->constvalue));
 	else
-	{
-		GeoCheckRadius(DatumGetFloat8(radius->constvalue));
-		sel = RadiusSelectivity(&vardata, DatumGetFloat8(radius->constvalue));
-	}
+		sel = EstimateCircle(&vardata, false, 0.0, 0.0, DatumGetFloat8(radius->constvalue));
 	ReleaseVariableStats(vardata);
 	return sel;
 }

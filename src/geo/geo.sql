@@ -24,6 +24,29 @@ CREATE TYPE quadkey (
 	STORAGE = plain
 );
 COMMENT ON TYPE quadkey IS 'Bing tile-system quadkey (levels 0 to 29) packed in 64 bits';
+COMMENT ON FUNCTION quadkey_in(cstring) IS
+	'quadkey input: the digits 0 to 3, coarsest first ('''' is the level-0 world tile)';
+COMMENT ON FUNCTION quadkey_out(quadkey) IS
+	'quadkey output: the digits 0 to 3, coarsest first';
+COMMENT ON FUNCTION quadkey_recv(internal) IS
+	'quadkey binary input: the packed 64-bit value, big-endian, checked for level and stray bits';
+COMMENT ON FUNCTION quadkey_send(quadkey) IS
+	'quadkey binary output: the packed 64-bit value, big-endian';
+
+-- casts to and from the packed 64-bit value (path in bits 63..6, level in bits 5..0)
+
+CREATE FUNCTION quadkey_to_bigint(quadkey) RETURNS int8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION quadkey_to_bigint(quadkey) IS
+	'the packed 64-bit value as a signed bigint (negative when the first digit is 2 or 3)';
+CREATE FUNCTION quadkey_from_bigint(int8) RETURNS quadkey
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_from_bigint(int8) IS
+	'the quadkey packed in a bigint; refuses a level above 29 and bits set beyond the level';
+CREATE CAST (quadkey AS int8) WITH FUNCTION quadkey_to_bigint(quadkey);
+COMMENT ON CAST (quadkey AS int8) IS 'the packed 64-bit value (explicit)';
+CREATE CAST (int8 AS quadkey) WITH FUNCTION quadkey_from_bigint(int8);
+COMMENT ON CAST (int8 AS quadkey) IS 'unpack a 64-bit value, checked like binary input (explicit)';
 
 -- construction and navigation
 
@@ -33,26 +56,38 @@ COMMENT ON FUNCTION quadkey(float8, float8, int4) IS 'the tile containing a poin
 
 CREATE FUNCTION quadkey_level(quadkey) RETURNS int4
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_level(quadkey) IS 'the level of a quadkey, 0 to 29';
 
 CREATE FUNCTION quadkey_parent(quadkey) RETURNS quadkey
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_parent(quadkey) IS
+	'the tile one level up; NULL for the level-0 world tile';
 CREATE FUNCTION quadkey_parent(quadkey, level int4) RETURNS quadkey
 	AS 'MODULE_PATHNAME', 'quadkey_parent_at' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_parent(quadkey, int4) IS
+	'the ancestor at a level (the key itself at its own level)';
 
 CREATE FUNCTION quadkey_children(quadkey) RETURNS SETOF quadkey
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
+COMMENT ON FUNCTION quadkey_children(quadkey) IS 'the four tiles one level down, in order';
 CREATE FUNCTION quadkey_neighbors(quadkey) RETURNS SETOF quadkey
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 8;
+COMMENT ON FUNCTION quadkey_neighbors(quadkey) IS
+	'the up to 8 tiles around a key at its level, wrapping east-west, sorted';
 
 CREATE FUNCTION quadkey_tile(quadkey, OUT x int4, OUT y int4, OUT z int4)
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_tile(quadkey) IS 'slippy-map tile coordinates: column x, row y (from the north), level z';
 CREATE FUNCTION quadkey_from_tile(x int4, y int4, z int4) RETURNS quadkey
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_from_tile(int4, int4, int4) IS 'the quadkey of slippy-map tile x, y at level z';
 CREATE FUNCTION quadkey_bbox(quadkey, OUT min_lat float8, OUT min_lon float8,
 							 OUT max_lat float8, OUT max_lon float8)
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_bbox(quadkey) IS 'the tile''s edges in degrees, as drawn on the Mercator map';
 CREATE FUNCTION quadkey_center(quadkey, OUT lat float8, OUT lon float8)
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_center(quadkey) IS 'the tile''s centre in Web Mercator, in degrees';
 
 -- comparison: raw 64-bit order, which puts a tile's descendants right after it
 
@@ -76,6 +111,16 @@ CREATE FUNCTION quadkey_hash(quadkey) RETURNS int4
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 CREATE FUNCTION quadkey_hash_extended(quadkey, int8) RETURNS int8
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION quadkey_eq(quadkey, quadkey) IS 'implementation of = (quadkey, quadkey)';
+COMMENT ON FUNCTION quadkey_ne(quadkey, quadkey) IS 'implementation of <> (quadkey, quadkey)';
+COMMENT ON FUNCTION quadkey_lt(quadkey, quadkey) IS 'implementation of < (quadkey, quadkey)';
+COMMENT ON FUNCTION quadkey_le(quadkey, quadkey) IS 'implementation of <= (quadkey, quadkey)';
+COMMENT ON FUNCTION quadkey_gt(quadkey, quadkey) IS 'implementation of > (quadkey, quadkey)';
+COMMENT ON FUNCTION quadkey_ge(quadkey, quadkey) IS 'implementation of >= (quadkey, quadkey)';
+COMMENT ON FUNCTION quadkey_cmp(quadkey, quadkey) IS 'btree comparison: -1, 0 or 1 in pre-order';
+COMMENT ON FUNCTION quadkey_sortsupport(internal) IS 'btree sort support (unsigned comparison)';
+COMMENT ON FUNCTION quadkey_hash(quadkey) IS 'hash support: 32-bit hash of a quadkey';
+COMMENT ON FUNCTION quadkey_hash_extended(quadkey, int8) IS 'hash support: seeded 64-bit hash of a quadkey';
 
 CREATE OPERATOR = (
 	LEFTARG = quadkey, RIGHTARG = quadkey, PROCEDURE = quadkey_eq,
@@ -102,6 +147,31 @@ CREATE OPERATOR >= (
 	LEFTARG = quadkey, RIGHTARG = quadkey, PROCEDURE = quadkey_ge,
 	COMMUTATOR = <=, NEGATOR = <, RESTRICT = scalargesel, JOIN = scalargejoinsel
 );
+COMMENT ON OPERATOR = (quadkey, quadkey) IS 'equal';
+COMMENT ON OPERATOR <> (quadkey, quadkey) IS 'not equal';
+COMMENT ON OPERATOR < (quadkey, quadkey) IS 'less than, in pre-order (a tile sorts before its descendants)';
+COMMENT ON OPERATOR <= (quadkey, quadkey) IS 'less than or equal, in pre-order';
+COMMENT ON OPERATOR > (quadkey, quadkey) IS 'greater than, in pre-order';
+COMMENT ON OPERATOR >= (quadkey, quadkey) IS 'greater than or equal, in pre-order';
+
+-- min and max, in the order of <; the btree index answers them (SORTOP)
+
+CREATE FUNCTION quadkey_smaller(quadkey, quadkey) RETURNS quadkey
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_smaller(quadkey, quadkey) IS 'the lesser of two quadkeys';
+CREATE FUNCTION quadkey_larger(quadkey, quadkey) RETURNS quadkey
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_larger(quadkey, quadkey) IS 'the greater of two quadkeys';
+CREATE AGGREGATE min(quadkey) (
+	SFUNC = quadkey_smaller, STYPE = quadkey, COMBINEFUNC = quadkey_smaller,
+	SORTOP = <, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE min(quadkey) IS 'the least quadkey, in pre-order';
+CREATE AGGREGATE max(quadkey) (
+	SFUNC = quadkey_larger, STYPE = quadkey, COMBINEFUNC = quadkey_larger,
+	SORTOP = >, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE max(quadkey) IS 'the greatest quadkey, in pre-order';
 
 CREATE OPERATOR CLASS quadkey_ops
 	DEFAULT FOR TYPE quadkey USING btree AS
@@ -146,6 +216,16 @@ CREATE OPERATOR && (
 	LEFTARG = quadkey, RIGHTARG = quadkey, PROCEDURE = quadkey_overlaps,
 	COMMUTATOR = &&, RESTRICT = areasel, JOIN = areajoinsel
 );
+COMMENT ON FUNCTION quadkey_contains_support(internal) IS
+	'planner support for @>: a btree range for a constant prefix';
+COMMENT ON FUNCTION quadkey_contained_support(internal) IS
+	'planner support for <@: a btree range for a constant prefix';
+COMMENT ON FUNCTION quadkey_contains(quadkey, quadkey) IS 'implementation of @> (quadkey, quadkey)';
+COMMENT ON FUNCTION quadkey_contained(quadkey, quadkey) IS 'implementation of <@ (quadkey, quadkey)';
+COMMENT ON FUNCTION quadkey_overlaps(quadkey, quadkey) IS 'implementation of && (quadkey, quadkey)';
+COMMENT ON OPERATOR @> (quadkey, quadkey) IS 'contains: the right tile is the left one or lies inside it';
+COMMENT ON OPERATOR <@ (quadkey, quadkey) IS 'is contained by: the left tile is the right one or lies inside it';
+COMMENT ON OPERATOR && (quadkey, quadkey) IS 'overlaps: one tile contains the other';
 
 -- distance and radius
 
@@ -163,6 +243,9 @@ CREATE FUNCTION quadkey_dwithin_circle(quadkey, circle) RETURNS bool
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION quadkey_dwithin_sel(internal, oid, internal, int4) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_dwithin_circle(quadkey, circle) IS 'implementation of && (quadkey, circle)';
+COMMENT ON FUNCTION quadkey_dwithin_sel(internal, oid, internal, int4) IS
+	'restriction selectivity of && (quadkey, circle), from the column''s histogram';
 CREATE OPERATOR && (
 	LEFTARG = quadkey, RIGHTARG = circle, PROCEDURE = quadkey_dwithin_circle,
 	RESTRICT = quadkey_dwithin_sel, JOIN = contjoinsel
@@ -172,6 +255,8 @@ COMMENT ON OPERATOR && (quadkey, circle) IS
 
 CREATE FUNCTION quadkey_dwithin_support(internal) RETURNS internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_dwithin_support(internal) IS
+	'planner support for quadkey_dwithin: a GiST index condition and a selectivity estimate';
 CREATE FUNCTION quadkey_dwithin(qk quadkey, lat float8, lon float8, radius_m float8) RETURNS bool
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 	SUPPORT quadkey_dwithin_support;
@@ -180,6 +265,7 @@ COMMENT ON FUNCTION quadkey_dwithin(quadkey, float8, float8, float8) IS
 
 CREATE FUNCTION quadkey_distance(quadkey, point) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_distance(quadkey, point) IS 'implementation of <-> (quadkey, point)';
 CREATE OPERATOR <-> (
 	LEFTARG = quadkey, RIGHTARG = point, PROCEDURE = quadkey_distance
 );
@@ -201,6 +287,8 @@ CREATE TYPE quadkey_gistkey (
 	STORAGE = plain
 );
 COMMENT ON TYPE quadkey_gistkey IS 'key stored in quadkey GiST indexes (a box of tiles)';
+COMMENT ON FUNCTION quadkey_gistkey_in(cstring) IS 'quadkey_gistkey input: always refused (index storage only)';
+COMMENT ON FUNCTION quadkey_gistkey_out(quadkey_gistkey) IS 'quadkey_gistkey output: (xmin,ymin),(xmax,ymax) in level-29 tiles';
 
 CREATE FUNCTION quadkey_gist_consistent(internal, quadkey, int2, oid, internal) RETURNS bool
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -220,6 +308,15 @@ CREATE FUNCTION quadkey_gist_same(quadkey_gistkey, quadkey_gistkey, internal) RE
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION quadkey_gist_sortsupport(internal) RETURNS void
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quadkey_gist_consistent(internal, quadkey, int2, oid, internal) IS 'GiST support: consistent';
+COMMENT ON FUNCTION quadkey_gist_distance(internal, point, int2, oid, internal) IS 'GiST support: distance to point(lon, lat), metres';
+COMMENT ON FUNCTION quadkey_gist_union(internal, internal) IS 'GiST support: union';
+COMMENT ON FUNCTION quadkey_gist_compress(internal) IS 'GiST support: compress a quadkey to its box of tiles';
+COMMENT ON FUNCTION quadkey_gist_fetch(internal) IS 'GiST support: fetch the quadkey back (index-only scans)';
+COMMENT ON FUNCTION quadkey_gist_penalty(internal, internal, internal) IS 'GiST support: penalty';
+COMMENT ON FUNCTION quadkey_gist_picksplit(internal, internal) IS 'GiST support: picksplit';
+COMMENT ON FUNCTION quadkey_gist_same(quadkey_gistkey, quadkey_gistkey, internal) IS 'GiST support: same';
+COMMENT ON FUNCTION quadkey_gist_sortsupport(internal) IS 'GiST support: sorted build along the Hilbert curve';
 
 -- strategy numbers: see quadkey_gist.c and dwithin.h
 CREATE OPERATOR CLASS quadkey_gist_ops
@@ -336,3 +433,5 @@ COMMENT ON FUNCTION geoshard.merge_shard(quadkey) IS
 REVOKE ALL ON FUNCTION geoshard.split_shard(quadkey) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.merge_shard(quadkey) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.shards_changed() FROM PUBLIC;
+COMMENT ON FUNCTION geoshard.shards_changed() IS
+	'statement trigger on geoshard.shards: invalidates the shard map caches behind shard_for';

@@ -1,7 +1,8 @@
 /*
  * src/geo/quadkey.c
- *	  The quadkey type: text and binary I/O, construction from coordinates
- *	  and tiles, and navigation (parent, children, neighbours, tile, bbox).
+ *	  The quadkey type: text and binary I/O, casts to and from bigint,
+ *	  construction from coordinates and tiles, and navigation (parent,
+ *	  children, neighbours, tile, bbox).
  *
  * Tiles follow the Bing Maps tile system: Web Mercator with latitude clamped
  * to +-85.05112878 degrees, tile x = floor(x * 2^level) and tile y =
@@ -200,6 +201,40 @@ quadkey_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf);
 }
 
+/*
+ * Is a 64-bit value a packed quadkey?  Not with a level above
+ * QUADKEY_MAX_LEVEL, nor with a set bit beyond the level (two values for
+ * one tile would break equality).  Shared by quadkey_recv and the cast from
+ * bigint.
+ */
+static inline bool
+QuadkeyPackedIsValid(uint64 packed)
+{
+	int			level = QuadkeyLevel(packed);
+
+	return level <= QUADKEY_MAX_LEVEL && QuadkeyMake(QuadkeyPath(packed), level) == packed;
+}
+
+/* The error for a value QuadkeyPackedIsValid refuses; source says where it came from */
+static void
+QuadkeyReportBadPacked(uint64 packed, int sqlerrcode, const char *source)
+{
+	int			level = QuadkeyLevel(packed);
+
+	if (level > QUADKEY_MAX_LEVEL)
+		ereport(ERROR,
+				(errcode(sqlerrcode),
+				 errmsg("invalid quadkey level %d in %s", level, source),
+				 errdetail("Levels run from 0 to %d.", QUADKEY_MAX_LEVEL)));
+
+	if (QuadkeyMake(QuadkeyPath(packed), level) != packed)
+		ereport(ERROR,
+				(errcode(sqlerrcode),
+				 errmsg("invalid quadkey in %s", source),
+				 errdetail("Bits beyond the quadkey's level %d are set.", level)));
+	elog(ERROR, "quadkey " UINT64_FORMAT " reported bad but is valid", packed);
+}
+
 /* quadkey_recv: the 64-bit layout, checked for a valid level and clean padding */
 PG_FUNCTION_INFO_V1(quadkey_recv);
 Datum
@@ -207,21 +242,38 @@ quadkey_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	Quadkey		qk = (Quadkey) pq_getmsgint64(buf);
-	int			level = QuadkeyLevel(qk);
 
-	if (level > QUADKEY_MAX_LEVEL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid quadkey level %d in binary input", level),
-				 errdetail("Levels run from 0 to %d.", QUADKEY_MAX_LEVEL)));
-
-	if (QuadkeyMake(QuadkeyPath(qk), level) != qk)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid quadkey in binary input"),
-				 errdetail("Bits beyond the quadkey's level %d are set.", level)));
-
+	if (!QuadkeyPackedIsValid(qk))
+		QuadkeyReportBadPacked(qk, ERRCODE_INVALID_BINARY_REPRESENTATION, "binary input");
 	PG_RETURN_QUADKEY(qk);
+}
+
+/*
+ * quadkey_to_bigint: the cast quadkey::bigint, the packed 64 bits (see
+ * quadkey.h) read as a signed integer, so keys whose first digit is 2 or 3
+ * are negative.
+ */
+PG_FUNCTION_INFO_V1(quadkey_to_bigint);
+Datum
+quadkey_to_bigint(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) PG_GETARG_QUADKEY(0));
+}
+
+/* quadkey_from_bigint: the cast bigint::quadkey, checked as quadkey_recv checks */
+PG_FUNCTION_INFO_V1(quadkey_from_bigint);
+Datum
+quadkey_from_bigint(PG_FUNCTION_ARGS)
+{
+	int64		value = PG_GETARG_INT64(0);
+	char		source[64];
+
+	if (unlikely(!QuadkeyPackedIsValid((Quadkey) value)))
+	{
+		snprintf(source, sizeof(source), "bigint " INT64_FORMAT, value);
+		QuadkeyReportBadPacked((Quadkey) value, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, source);
+	}
+	PG_RETURN_QUADKEY((Quadkey) value);
 }
 
 /* quadkey_send */

@@ -184,7 +184,8 @@ quadkey_gist_consistent(PG_FUNCTION_ARGS)
 
 	if (strategy == QUADKEY_DWITHIN_STRATEGY)
 	{
-		const GeoCap *cap = GeoCapFromCircle(fcinfo->flinfo, PG_GETARG_CIRCLE_P(1));
+		const GeoCap *cap = GeoCapFromCircle(fcinfo->flinfo, PG_GETARG_CIRCLE_P(1),
+													   GEO_ORDER_POINT_LON_LAT);
 
 		PG_RETURN_BOOL(GeoCapMeetsBox(cap, key));
 	}
@@ -218,7 +219,7 @@ ScanPoint(FmgrInfo *flinfo, const Point *point)
 
 	if (cached == NULL || cached->lat != point->y || cached->lon != point->x)
 	{
-		GeoCheckLatLon(point->y, point->x);
+		GeoCheckPointLonLat(point->x, point->y);
 		if (cached == NULL)
 			cached = flinfo->fn_extra = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(GeoPoint));
 		GeoPointInit(cached, point->y, point->x);

@@ -1,6 +1,7 @@
 /*
  * src/geo/quadkey_ops.c
- *	  Quadkey operators: comparison (btree and hash support) and containment.
+ *	  Quadkey operators: comparison (btree and hash support, min and max)
+ *	  and containment.
  *
  * Quadkeys compare as unsigned 64-bit integers, which orders tiles in
  * pre-order (see quadkey.h): a tile's descendants follow it contiguously.
@@ -38,6 +39,28 @@ QUADKEY_CMP_FUNC(quadkey_lt, <)
 QUADKEY_CMP_FUNC(quadkey_le, <=)
 QUADKEY_CMP_FUNC(quadkey_gt, >)
 QUADKEY_CMP_FUNC(quadkey_ge, >=)
+
+/* quadkey_smaller: the lesser key, transition function of min(quadkey) */
+PG_FUNCTION_INFO_V1(quadkey_smaller);
+Datum
+quadkey_smaller(PG_FUNCTION_ARGS)
+{
+	Quadkey		a = PG_GETARG_QUADKEY(0);
+	Quadkey		b = PG_GETARG_QUADKEY(1);
+
+	PG_RETURN_QUADKEY(a < b ? a : b);
+}
+
+/* quadkey_larger: the greater key, transition function of max(quadkey) */
+PG_FUNCTION_INFO_V1(quadkey_larger);
+Datum
+quadkey_larger(PG_FUNCTION_ARGS)
+{
+	Quadkey		a = PG_GETARG_QUADKEY(0);
+	Quadkey		b = PG_GETARG_QUADKEY(1);
+
+	PG_RETURN_QUADKEY(a > b ? a : b);
+}
 
 /* quadkey_cmp: btree support 1 */
 PG_FUNCTION_INFO_V1(quadkey_cmp);

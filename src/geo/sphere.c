@@ -16,8 +16,15 @@
 
 #include "geo/sphere.h"
 
+/*
+ * The commonest mistake is swapped coordinates, so a latitude out of range
+ * that would make a valid longitude gets a hint on the order the caller's
+ * form expects.  A circle's centre may come from quadkey_dwithin's (lat, lon)
+ * arguments (its planner support builds the circle), so the point hint names
+ * both orders.
+ */
 void
-GeoReportBadLatLon(double lat, double lon)
+GeoReportBadLatLon(double lat, double lon, GeoCoordOrder order)
 {
 	if (isnan(lat) || isinf(lat) || isnan(lon) || isinf(lon))
 		ereport(ERROR,
@@ -26,10 +33,20 @@ GeoReportBadLatLon(double lat, double lon)
 				 errdetail("Got latitude %s and longitude %s.",
 						   float8out_internal(lat), float8out_internal(lon))));
 	if (lat < -90.0 || lat > 90.0)
+	{
+		bool		looks_swapped = lat >= -180.0 && lat <= 180.0;
+
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("latitude %s is out of range", float8out_internal(lat)),
-				 errdetail("Latitude must be between -90 and 90 degrees.")));
+				 errdetail("Latitude must be between -90 and 90 degrees."),
+				 !looks_swapped ? 0 :
+				 order == GEO_ORDER_LAT_LON ?
+				 errhint("Arguments are (lat, lon), latitude first; %s looks like a longitude.",
+						 float8out_internal(lat)) :
+				 errhint("A point is point(lon, lat), longitude first, while functions take (lat, lon); %s looks like a longitude.",
+						 float8out_internal(lat))));
+	}
 	if (lon < -180.0 || lon > 180.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -38,6 +55,13 @@ GeoReportBadLatLon(double lat, double lon)
 	elog(ERROR, "coordinates %g, %g reported bad but are valid", lat, lon);
 }
 
+/*
+ * The largest radius, rounded down to the millimetre for messages: the
+ * quoted limit must itself be accepted (rounded to the nearest 0.1 m it
+ * would be 20015114.4, which is refused).
+ */
+#define GEO_MAX_RADIUS_QUOTED_M (floor(GEO_MAX_DISTANCE_M * 1000.0) / 1000.0)
+
 void
 GeoCheckRadius(double radius_m)
 {
@@ -45,12 +69,12 @@ GeoCheckRadius(double radius_m)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("radius must be a number, not NaN")));
-	if (radius_m < 0.0 || radius_m > GEO_MAX_DISTANCE_M)
+	if (!GeoRadiusIsValid(radius_m))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("radius %s m is out of range", float8out_internal(radius_m)),
-				 errdetail("A radius runs from 0 to %.1f m, half the earth's circumference.",
-						   GEO_MAX_DISTANCE_M)));
+				 errdetail("A radius runs from 0 to %.3f m, half the earth's circumference.",
+						   GEO_MAX_RADIUS_QUOTED_M)));
 }
 
 /* Haversine distance in metres, given the cosines of both latitudes. */
