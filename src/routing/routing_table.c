@@ -25,7 +25,12 @@
  * in under LW_EXCLUSIVE; readers hold LW_SHARED only while scoring.
  *
  * The catalogue is read as the owner of geoshard.regions, with the latest
- * snapshot (a cache built from a repeatable-read snapshot would outlive it).
+ * snapshot and a pinned search_path (catalog_cache.c), so that neither the
+ * caller's snapshot nor its search_path shapes what every session reads.
+ * Parallel workers use the shared table too, unless their leader's
+ * transaction has written anything: a worker cannot tell whether that was
+ * the catalogue, so it loads a private copy, which sees the leader's
+ * uncommitted changes as the leader's own private copy does.
  * The same loader validates every change inside the trigger, so a change
  * the table cannot hold (too many regions, malformed fences) fails at once
  * rather than at the next route_region.
@@ -35,6 +40,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -53,9 +59,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "common/catalog_cache.h"
 #include "common/guc.h"
 #include "common/shmem.h"
 #include "routing/routing_table.h"
@@ -92,11 +98,11 @@ static struct
 
 #define ROUTING_REGIONS_QUERY \
 	"SELECT id, lat, lon, cost, capacity, load, enabled, drained" \
-	" FROM geoshard.regions ORDER BY id COLLATE \"C\""
+	" FROM geoshard.regions ORDER BY id COLLATE pg_catalog.\"C\""
 
 #define ROUTING_FENCES_QUERY \
 	"SELECT name, countries, regions" \
-	" FROM geoshard.geo_fences ORDER BY name COLLATE \"C\""
+	" FROM geoshard.geo_fences ORDER BY name COLLATE pg_catalog.\"C\""
 
 Size
 RoutingShmemSize(void)
@@ -305,22 +311,13 @@ RoutingCopyName(char *dst, text *src, const char *table)
 }
 
 /*
- * Run a catalogue query with the latest snapshot; rows are left in
- * SPI_tuptable, and more than limit of them is an error.
+ * Run a catalogue query (catalog_cache.c); rows are left in SPI_tuptable,
+ * and more than limit of them is an error.
  */
 static void
 RoutingQuery(const char *sql, const char *table, const char *what, int limit, bool read_only)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
-	int			ret;
-
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the query of %s: %s", table,
-			 SPI_result_code_string(SPI_result));
-	ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
-							   read_only, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read %s: %s", table, SPI_result_code_string(ret));
+	CatalogCacheLoadQuery(sql, table, read_only);
 	if (SPI_processed > (uint64) limit)
 		RoutingLimitExceeded(what, limit);
 }
@@ -479,30 +476,22 @@ RoutingRelationOwner(Oid relid)
 }
 
 /*
- * Load the catalogue into dst with the latest snapshot.  read_only is false
- * only inside the trigger, where the statement's own changes must be seen.
+ * Load the catalogue into dst with the latest snapshot, as the owner of
+ * geoshard.regions.  read_only is false only inside the trigger, where the
+ * statement's own changes must be seen.
  */
 static void
 RoutingTableLoad(RoutingTable *dst, Oid regions_relid, bool read_only)
 {
-	Oid			save_userid;
-	int			save_sec_context;
+	CatalogCacheLoad load;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(RoutingRelationOwner(regions_relid),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	CatalogCacheLoadBegin(&load, RoutingRelationOwner(regions_relid));
 	dst->nregions = 0;
 	dst->nfences = 0;
 	dst->ncountries = 0;
 	RoutingLoadRegions(dst, read_only);
 	RoutingLoadFences(dst, read_only);
-	SPI_finish();
-
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	CatalogCacheLoadEnd(&load);
 }
 
 /* Copy breaker states of regions that src and dst share (both sorted by id). */
@@ -558,6 +547,19 @@ RoutingLocalTable(Oid relid)
 	return state.local;
 }
 
+/*
+ * Must this backend route from a private copy because its transaction may
+ * have changed the catalogue?
+ */
+static bool
+RoutingSeesOwnChanges(void)
+{
+	if (state.pending)
+		return true;
+	/* a worker does not know its leader's pending flag */
+	return IsParallelWorker() && TransactionIdIsValid(GetTopTransactionIdIfAny());
+}
+
 const RoutingTable *
 RoutingTableAcquire(void)
 {
@@ -567,7 +569,7 @@ RoutingTableAcquire(void)
 	RoutingRegisterCallbacks();
 	relid = RoutingRegionsRelid();
 
-	if (!RoutingUsesShared() || state.pending)
+	if (!RoutingUsesShared() || RoutingSeesOwnChanges())
 		return RoutingLocalTable(relid);
 
 	/*
