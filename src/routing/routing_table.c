@@ -15,7 +15,9 @@
  *     without breaker states, except what it copies from the shared table.
  *
  * Keeping the shared copy current: a statement trigger on both tables
- * (geoshard.routing_changed) marks the transaction, and when it commits the
+ * (geoshard.routing_changed, firing in every session_replication_role, with
+ * a row-level twin for logical replication's apply worker, which fires no
+ * statement triggers) marks the transaction, and when it commits the
  * backend bumps the shared counter "changes".  A reader compares the counter
  * with the one the shared table was loaded at; when they differ it loads the
  * catalogue with a snapshot taken after reading the counter and installs it,
@@ -37,6 +39,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -376,7 +379,8 @@ RoutingLoadRegions(RoutingTable *dst, bool read_only)
 		r->coshalflat = cos(r->lat * (M_PI / 360.0));
 		r->sinhalflon = sin(r->lon * (M_PI / 360.0));
 		r->coshalflon = cos(r->lon * (M_PI / 360.0));
-		r->load_fraction = load / capacity;
+		/* finite over finite overflows for tiny capacities: keep it finite (score.c) */
+		r->load_fraction = Min(load / capacity, DBL_MAX);
 		r->id_hash = RoutingRegionIdHash(r->id);
 		r->breaker = ROUTING_BREAKER_CLOSED;
 	}
@@ -627,13 +631,18 @@ RoutingTableRelease(void)
 	}
 }
 
-/* geoshard.routing_changed(): statement trigger validating and publishing catalogue changes */
+/*
+ * geoshard.routing_changed(): trigger validating and publishing catalogue
+ * changes.  The statement trigger validates; the row-level one fires only
+ * with session_replication_role = replica, in logical replication's apply
+ * worker (which fires no statement triggers), where the publisher already
+ * validated, so it only publishes.
+ */
 PG_FUNCTION_INFO_V1(routing_changed);
 Datum
 routing_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	RoutingTable *check;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -641,9 +650,13 @@ routing_changed(PG_FUNCTION_ARGS)
 				 errmsg("routing_changed() must be called as a trigger")));
 
 	RoutingRegisterCallbacks();
-	check = palloc(sizeof(RoutingTable));
-	RoutingTableLoad(check, RoutingRegionsRelid(), false);
-	pfree(check);
+	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+	{
+		RoutingTable *check = palloc(sizeof(RoutingTable));
+
+		RoutingTableLoad(check, RoutingRegionsRelid(), false);
+		pfree(check);
+	}
 
 	state.pending = true;
 	/* backend-local tables reload when this commits; ours at once */
