@@ -13,6 +13,7 @@ OBJS = \
 	src/common/geoshard.o \
 	src/common/guc.o \
 	src/common/shmem.o \
+	src/common/catalog_cache.o \
 	src/geo/quadkey.o \
 	src/geo/quadkey_ops.o \
 	src/geo/quadkey_gist.o \

@@ -73,3 +73,19 @@ DELETE FROM geoshard.shards;
 DROP ROLE regress_geoshard_app;
 SELECT geoshard.is_preloaded();
 DROP TABLE lookups;
+
+-- parallel workers load the map too (force_parallel_mode runs shard_for in one)
+INSERT INTO geoshard.shards (prefix, node) VALUES ('0', 'node-a'), ('1', 'node-b');
+SET force_parallel_mode = on;
+SELECT shard_for('0123') AS in_worker, shard_for('1') AS also, shard_for('2') IS NULL AS unowned;
+RESET force_parallel_mode;
+
+-- the triggers keeping caches current fire in every session_replication_role
+-- (the row-level one is for logical replication's apply worker)
+SELECT tgname, tgenabled, tgtype FROM pg_trigger
+WHERE tgrelid = 'geoshard.shards'::regclass AND NOT tgisinternal ORDER BY 1;
+SET session_replication_role = replica;
+UPDATE geoshard.shards SET node = 'node-c' WHERE prefix = '1';
+RESET session_replication_role;
+SELECT shard_for('1') AS after_replica_write;
+DELETE FROM geoshard.shards;

@@ -210,7 +210,7 @@ WHERE p.proname IN ('route_region', 'route_regions', 'route_region_explain', 'ge
                     'add_region', 'update_region', 'remove_region', 'drain_region',
                     'undrain_region', 'add_geo_fence', 'remove_geo_fence', 'set_region_breaker',
                     'observe_latency', 'routing_regions', 'routing_changed')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 SELECT p.proname, p.provolatile, p.proparallel, p.prosecdef
 FROM pg_proc p WHERE p.proname LIKE 'route_region%' ORDER BY 1, 2;
 CREATE ROLE routing_app;
@@ -224,3 +224,57 @@ SELECT geoshard.observe_latency('192.0.2.1', 'us-east-1', 1);
 SELECT * FROM geoshard.regions;
 RESET ROLE;
 DROP ROLE routing_app;
+
+-- parallel workers route as the leader does (force_parallel_mode runs the
+-- calls in a worker; the catalogue changed, so the worker loads the table)
+SELECT geoshard.update_region('us-west-2', cost => 1);
+SET force_parallel_mode = on;
+SELECT route_region('192.0.2.1') AS by_address, route_region(47.6, -122.3) AS by_location,
+       (SELECT string_agg(region, ',' ORDER BY rank) FROM route_regions('192.0.2.1', 3)) AS failover,
+       route_region_explain('192.0.2.1') ->> 'region' AS explained;
+RESET force_parallel_mode;
+SELECT route_region('192.0.2.1') AS by_address, route_region(47.6, -122.3) AS by_location,
+       (SELECT string_agg(region, ',' ORDER BY rank) FROM route_regions('192.0.2.1', 3)) AS failover,
+       route_region_explain('192.0.2.1') ->> 'region' AS explained;
+
+-- scores stay finite: load / capacity overflows (and load_weight 0 times it
+-- was NaN), cost_weight * cost overflows
+SELECT (geoshard.add_region('huge', 47.6, -122.3, load => 1e308, capacity => 1e-308)).id AS added;
+SET geoshard.route_load_weight = 0;
+SELECT region, score, load_fraction, over_capacity
+FROM route_regions('192.0.2.1', 100) WHERE region = 'huge';
+SET geoshard.route_cost_weight = 1000000;
+SELECT (geoshard.update_region('huge', cost => 1e308, load => 0)).cost AS updated_cost;
+SELECT region, score, load_fraction, over_capacity
+FROM route_regions('192.0.2.1', 100) WHERE region = 'huge';
+SELECT count(*) FILTER (WHERE score = 'NaN' OR score = 'Infinity') AS not_finite,
+       bool_and(region = route_region('192.0.2.1')) FILTER (WHERE rank = 1) AS route_region_agrees,
+       bool_and(region = route_region_explain('192.0.2.1') ->> 'region') FILTER (WHERE rank = 1) AS explain_agrees
+FROM route_regions('192.0.2.1', 100);
+SELECT c->>'region' AS region, (c->>'score')::float8 AS score, (c->>'cost_penalty_ms')::float8 AS cost_penalty_ms
+FROM jsonb_array_elements(route_region_explain('192.0.2.1') -> 'alternatives') c
+WHERE c->>'region' = 'huge';
+RESET geoshard.route_load_weight;
+RESET geoshard.route_cost_weight;
+SELECT geoshard.remove_region('huge');
+
+-- swapped coordinates: a latitude that would be a valid longitude gets a hint
+\set VERBOSITY default
+SELECT geoshard.add_region('swapped', -122.3, 47.6);
+SELECT geoshard.update_region('us-west-2', lat => 122.3);
+-- a latitude that is no longitude either gets none
+SELECT geoshard.add_region('swapped', 200, 47.6);
+SELECT geoshard.add_region('swapped', 47.6, 200);
+\set VERBOSITY terse
+
+-- the triggers keeping the routing table current fire in every
+-- session_replication_role (the row-level ones are for logical replication's
+-- apply worker, which fires no statement triggers)
+SELECT tgrelid::regclass AS "table", tgname, tgenabled, tgtype FROM pg_trigger
+WHERE tgrelid IN ('geoshard.regions'::regclass, 'geoshard.geo_fences'::regclass) AND NOT tgisinternal
+ORDER BY 1, 2;
+SET session_replication_role = replica;
+SELECT geoshard.drain_region('us-west-2');
+RESET session_replication_role;
+SELECT route_region(47.6, -122.3) AS after_replica_drain;
+SELECT geoshard.undrain_region('us-west-2');

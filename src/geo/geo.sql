@@ -356,6 +356,16 @@ CREATE FUNCTION geoshard.shards_changed() RETURNS trigger
 CREATE TRIGGER shards_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON geoshard.shards
 	FOR EACH STATEMENT EXECUTE FUNCTION geoshard.shards_changed();
+-- Caches must follow every write, including those made with
+-- session_replication_role = replica; logical replication's apply worker
+-- fires no statement triggers but TRUNCATE's, hence the row-level twin.
+ALTER TABLE geoshard.shards ENABLE ALWAYS TRIGGER shards_changed;
+CREATE TRIGGER shards_changed_row
+	AFTER INSERT OR UPDATE OR DELETE ON geoshard.shards
+	FOR EACH ROW EXECUTE FUNCTION geoshard.shards_changed();
+ALTER TABLE geoshard.shards ENABLE REPLICA TRIGGER shards_changed_row;
+COMMENT ON FUNCTION geoshard.shards_changed() IS
+	'trigger on geoshard.shards: makes every backend reload its shard map';
 
 CREATE FUNCTION shard_for(quadkey) RETURNS text
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
@@ -433,5 +443,3 @@ COMMENT ON FUNCTION geoshard.merge_shard(quadkey) IS
 REVOKE ALL ON FUNCTION geoshard.split_shard(quadkey) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.merge_shard(quadkey) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.shards_changed() FROM PUBLIC;
-COMMENT ON FUNCTION geoshard.shards_changed() IS
-	'statement trigger on geoshard.shards: invalidates the shard map caches behind shard_for';

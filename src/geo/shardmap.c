@@ -10,7 +10,13 @@
  * call.  The map is read with the latest snapshot, as catalogues are, not
  * with the caller's: a cache built from a repeatable-read transaction's old
  * snapshot would otherwise outlive that transaction and never be corrected,
- * since the invalidations it missed were already processed.
+ * since the invalidations it missed were already processed.  The load
+ * (catalog_cache.c) also works in parallel workers, which keep a map of
+ * their own, and ignores the caller's search_path.
+ *
+ * The trigger fires in every session_replication_role (ENABLE ALWAYS), and
+ * a row-level twin fires where statement triggers do not: in logical
+ * replication's apply worker.
  *
  * Prefixes never overlap (an exclusion constraint refuses that), and
  * descendants sort right after their ancestor, so the only prefix that can
@@ -26,8 +32,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
+#include "common/catalog_cache.h"
 #include "geo/quadkey.h"
 
 typedef struct ShardCache
@@ -59,8 +65,7 @@ ShardCacheLoad(void)
 	Oid			nspid = get_namespace_oid("geoshard", true);
 	Oid			relid = OidIsValid(nspid) ? get_relname_relid("shards", nspid) : InvalidOid;
 	uint64		generation = cache.generation;
-	SPIPlanPtr	plan;
-	int			ret;
+	CatalogCacheLoad load;
 
 	if (cache.context == NULL)
 	{
@@ -80,14 +85,9 @@ ShardCacheLoad(void)
 	cache.relid = relid;
 	cache.nshards = 0;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare("SELECT prefix, node FROM geoshard.shards ORDER BY prefix", 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the shard map query: %s", SPI_result_code_string(SPI_result));
-	ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read geoshard.shards: %s", SPI_result_code_string(ret));
+	CatalogCacheLoadBegin(&load, InvalidOid);
+	CatalogCacheLoadQuery("SELECT prefix, node FROM geoshard.shards ORDER BY prefix",
+						  "geoshard.shards", true);
 
 	cache.prefixes = MemoryContextAlloc(cache.context, mul_size(sizeof(Quadkey), SPI_processed + 1));
 	cache.nodes = MemoryContextAlloc(cache.context, mul_size(sizeof(text *), SPI_processed + 1));
@@ -105,7 +105,7 @@ ShardCacheLoad(void)
 		MemoryContextSwitchTo(old);
 	}
 	cache.nshards = (int) SPI_processed;
-	SPI_finish();
+	CatalogCacheLoadEnd(&load);
 
 	/* an invalidation that arrived while loading means the load is stale */
 	cache.valid = (cache.generation == generation);

@@ -235,15 +235,21 @@ route_regions(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Append a number rounded to 3 decimals, or null. */
+/*
+ * Append a number rounded to 3 decimals, or null.  Numbers too large to
+ * have decimals are written in full precision, so that even a saturated
+ * score (DBL_MAX) casts back to float8.
+ */
 static void
 RouteAppendNumber(StringInfo buf, const char *key, bool known, double value)
 {
 	appendStringInfo(buf, ",\"%s\":", key);
-	if (known && isfinite(value))
+	if (!known || !isfinite(value))
+		appendStringInfoString(buf, "null");
+	else if (fabs(value) < 1e15)
 		appendStringInfo(buf, "%.15g", round(value * 1000.0) / 1000.0);
 	else
-		appendStringInfoString(buf, "null");
+		appendStringInfo(buf, "%.17g", value);
 }
 
 static void

@@ -88,6 +88,22 @@ CREATE TRIGGER regions_changed
 CREATE TRIGGER geo_fences_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON geoshard.geo_fences
 	FOR EACH STATEMENT EXECUTE FUNCTION geoshard.routing_changed();
+-- Caches must follow every write, including those made with
+-- session_replication_role = replica; logical replication's apply worker
+-- fires no statement triggers but TRUNCATE's, hence the row-level twins,
+-- which publish the change without validating it.
+ALTER TABLE geoshard.regions ENABLE ALWAYS TRIGGER regions_changed;
+ALTER TABLE geoshard.geo_fences ENABLE ALWAYS TRIGGER geo_fences_changed;
+CREATE TRIGGER regions_changed_row
+	AFTER INSERT OR UPDATE OR DELETE ON geoshard.regions
+	FOR EACH ROW EXECUTE FUNCTION geoshard.routing_changed();
+CREATE TRIGGER geo_fences_changed_row
+	AFTER INSERT OR UPDATE OR DELETE ON geoshard.geo_fences
+	FOR EACH ROW EXECUTE FUNCTION geoshard.routing_changed();
+ALTER TABLE geoshard.regions ENABLE REPLICA TRIGGER regions_changed_row;
+ALTER TABLE geoshard.geo_fences ENABLE REPLICA TRIGGER geo_fences_changed_row;
+COMMENT ON FUNCTION geoshard.routing_changed() IS
+	'trigger on geoshard.regions and geo_fences: validates a change and makes every backend reload the routing table';
 
 -- Refuse coordinates with an error naming the value (the CHECK constraints
 -- would only name themselves).
@@ -96,6 +112,12 @@ CREATE FUNCTION geoshard.check_region_location(lat float8, lon float8) RETURNS v
 	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF lat IS NOT NULL AND lat BETWEEN -180 AND 180 AND NOT (lat BETWEEN -90 AND 90) THEN
+		RAISE EXCEPTION 'latitude % is out of range', lat
+			USING ERRCODE = 'numeric_value_out_of_range',
+				  DETAIL = 'Latitude must be between -90 and 90 degrees.',
+				  HINT = format('Arguments are (lat, lon), latitude first; %s looks like a longitude.', lat);
+	END IF;
 	IF lat IS NOT NULL AND NOT (lat BETWEEN -90 AND 90) THEN
 		RAISE EXCEPTION 'latitude % is out of range', lat
 			USING ERRCODE = 'numeric_value_out_of_range',
@@ -108,6 +130,8 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION geoshard.check_region_location(float8, float8) IS
+	'raise an error naming a latitude or longitude out of range (used by add_region and update_region)';
 
 -- The administrative functions are SECURITY DEFINER so that EXECUTE alone
 -- lets a role manage regions; none is executable by PUBLIC.
@@ -199,6 +223,8 @@ BEGIN
 			  HINT = 'List regions with: SELECT * FROM geoshard.regions.';
 END
 $$;
+COMMENT ON FUNCTION geoshard.raise_unknown_region(text) IS
+	'raise the error for a region id that is not in geoshard.regions';
 
 CREATE FUNCTION geoshard.remove_region(id text) RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -15,7 +15,9 @@
  *     without breaker states, except what it copies from the shared table.
  *
  * Keeping the shared copy current: a statement trigger on both tables
- * (geoshard.routing_changed) marks the transaction, and when it commits the
+ * (geoshard.routing_changed, firing in every session_replication_role, with
+ * a row-level twin for logical replication's apply worker, which fires no
+ * statement triggers) marks the transaction, and when it commits the
  * backend bumps the shared counter "changes".  A reader compares the counter
  * with the one the shared table was loaded at; when they differ it loads the
  * catalogue with a snapshot taken after reading the counter and installs it,
@@ -25,16 +27,23 @@
  * in under LW_EXCLUSIVE; readers hold LW_SHARED only while scoring.
  *
  * The catalogue is read as the owner of geoshard.regions, with the latest
- * snapshot (a cache built from a repeatable-read snapshot would outlive it).
+ * snapshot and a pinned search_path (catalog_cache.c), so that neither the
+ * caller's snapshot nor its search_path shapes what every session reads.
+ * Parallel workers use the shared table too, unless their leader's
+ * transaction has written anything: a worker cannot tell whether that was
+ * the catalogue, so it loads a private copy, which sees the leader's
+ * uncommitted changes as the leader's own private copy does.
  * The same loader validates every change inside the trigger, so a change
  * the table cannot hold (too many regions, malformed fences) fails at once
  * rather than at the next route_region.
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -53,9 +62,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "common/catalog_cache.h"
 #include "common/guc.h"
 #include "common/shmem.h"
 #include "routing/routing_table.h"
@@ -92,11 +101,11 @@ static struct
 
 #define ROUTING_REGIONS_QUERY \
 	"SELECT id, lat, lon, cost, capacity, load, enabled, drained" \
-	" FROM geoshard.regions ORDER BY id COLLATE \"C\""
+	" FROM geoshard.regions ORDER BY id COLLATE pg_catalog.\"C\""
 
 #define ROUTING_FENCES_QUERY \
 	"SELECT name, countries, regions" \
-	" FROM geoshard.geo_fences ORDER BY name COLLATE \"C\""
+	" FROM geoshard.geo_fences ORDER BY name COLLATE pg_catalog.\"C\""
 
 Size
 RoutingShmemSize(void)
@@ -305,22 +314,13 @@ RoutingCopyName(char *dst, text *src, const char *table)
 }
 
 /*
- * Run a catalogue query with the latest snapshot; rows are left in
- * SPI_tuptable, and more than limit of them is an error.
+ * Run a catalogue query (catalog_cache.c); rows are left in SPI_tuptable,
+ * and more than limit of them is an error.
  */
 static void
 RoutingQuery(const char *sql, const char *table, const char *what, int limit, bool read_only)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
-	int			ret;
-
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the query of %s: %s", table,
-			 SPI_result_code_string(SPI_result));
-	ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
-							   read_only, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read %s: %s", table, SPI_result_code_string(ret));
+	CatalogCacheLoadQuery(sql, table, read_only);
 	if (SPI_processed > (uint64) limit)
 		RoutingLimitExceeded(what, limit);
 }
@@ -379,7 +379,8 @@ RoutingLoadRegions(RoutingTable *dst, bool read_only)
 		r->coshalflat = cos(r->lat * (M_PI / 360.0));
 		r->sinhalflon = sin(r->lon * (M_PI / 360.0));
 		r->coshalflon = cos(r->lon * (M_PI / 360.0));
-		r->load_fraction = load / capacity;
+		/* finite over finite overflows for tiny capacities: keep it finite (score.c) */
+		r->load_fraction = Min(load / capacity, DBL_MAX);
 		r->id_hash = RoutingRegionIdHash(r->id);
 		r->breaker = ROUTING_BREAKER_CLOSED;
 	}
@@ -479,30 +480,22 @@ RoutingRelationOwner(Oid relid)
 }
 
 /*
- * Load the catalogue into dst with the latest snapshot.  read_only is false
- * only inside the trigger, where the statement's own changes must be seen.
+ * Load the catalogue into dst with the latest snapshot, as the owner of
+ * geoshard.regions.  read_only is false only inside the trigger, where the
+ * statement's own changes must be seen.
  */
 static void
 RoutingTableLoad(RoutingTable *dst, Oid regions_relid, bool read_only)
 {
-	Oid			save_userid;
-	int			save_sec_context;
+	CatalogCacheLoad load;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(RoutingRelationOwner(regions_relid),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	CatalogCacheLoadBegin(&load, RoutingRelationOwner(regions_relid));
 	dst->nregions = 0;
 	dst->nfences = 0;
 	dst->ncountries = 0;
 	RoutingLoadRegions(dst, read_only);
 	RoutingLoadFences(dst, read_only);
-	SPI_finish();
-
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	CatalogCacheLoadEnd(&load);
 }
 
 /* Copy breaker states of regions that src and dst share (both sorted by id). */
@@ -558,6 +551,19 @@ RoutingLocalTable(Oid relid)
 	return state.local;
 }
 
+/*
+ * Must this backend route from a private copy because its transaction may
+ * have changed the catalogue?
+ */
+static bool
+RoutingSeesOwnChanges(void)
+{
+	if (state.pending)
+		return true;
+	/* a worker does not know its leader's pending flag */
+	return IsParallelWorker() && TransactionIdIsValid(GetTopTransactionIdIfAny());
+}
+
 const RoutingTable *
 RoutingTableAcquire(void)
 {
@@ -567,7 +573,7 @@ RoutingTableAcquire(void)
 	RoutingRegisterCallbacks();
 	relid = RoutingRegionsRelid();
 
-	if (!RoutingUsesShared() || state.pending)
+	if (!RoutingUsesShared() || RoutingSeesOwnChanges())
 		return RoutingLocalTable(relid);
 
 	/*
@@ -625,13 +631,18 @@ RoutingTableRelease(void)
 	}
 }
 
-/* geoshard.routing_changed(): statement trigger validating and publishing catalogue changes */
+/*
+ * geoshard.routing_changed(): trigger validating and publishing catalogue
+ * changes.  The statement trigger validates; the row-level one fires only
+ * with session_replication_role = replica, in logical replication's apply
+ * worker (which fires no statement triggers), where the publisher already
+ * validated, so it only publishes.
+ */
 PG_FUNCTION_INFO_V1(routing_changed);
 Datum
 routing_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	RoutingTable *check;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -639,9 +650,13 @@ routing_changed(PG_FUNCTION_ARGS)
 				 errmsg("routing_changed() must be called as a trigger")));
 
 	RoutingRegisterCallbacks();
-	check = palloc(sizeof(RoutingTable));
-	RoutingTableLoad(check, RoutingRegionsRelid(), false);
-	pfree(check);
+	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+	{
+		RoutingTable *check = palloc(sizeof(RoutingTable));
+
+		RoutingTableLoad(check, RoutingRegionsRelid(), false);
+		pfree(check);
+	}
 
 	state.pending = true;
 	/* backend-local tables reload when this commits; ours at once */

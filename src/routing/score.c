@@ -15,10 +15,15 @@
  *      (light in fibre covers about 200 km per ms, and a round trip goes
  *      both ways), and 0 when unknown;
  *   3. region id, byte order (regions sit in the table in that order).
+ * Every term is finite and 0 or more: latencies and weights are bounded,
+ * cost and load / capacity are finite (the loader saturates load / capacity
+ * at DBL_MAX), and products and the sum saturate at DBL_MAX too, so a score
+ * is never infinite or NaN (0 * Infinity) and always compares.
  * The caller holds the routing table; nothing here allocates or errors.
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "utils/float.h"
@@ -90,6 +95,13 @@ RouteDistanceKm(const RouteOrigin *o, const RoutingRegion *r)
 	if (a > 1.0)
 		a = 1.0;
 	return 2.0 * (GEO_EARTH_RADIUS_M / 1000.0) * asin(sqrt(a));
+}
+
+/* a + b or weight * value for finite terms of 0 or more, saturating at DBL_MAX */
+static inline double
+RouteSaturate(double x)
+{
+	return x > DBL_MAX ? DBL_MAX : x;
 }
 
 /* Does a rank before b? */
@@ -187,9 +199,10 @@ RouteDecide(const RoutingTable *table, const RouteClient *client, RouteDecision 
 				geoshard_route_base_latency_ms + c->distance_km / ROUTE_KM_PER_RTT_MS :
 				get_float8_nan();
 
-		c->cost_penalty_ms = geoshard_route_cost_weight * r->cost;
-		c->load_penalty_ms = geoshard_route_load_weight * r->load_fraction;
-		c->score = (c->has_latency ? c->latency_ms : 0.0) + c->cost_penalty_ms + c->load_penalty_ms;
+		c->cost_penalty_ms = RouteSaturate(geoshard_route_cost_weight * r->cost);
+		c->load_penalty_ms = RouteSaturate(geoshard_route_load_weight * r->load_fraction);
+		c->score = RouteSaturate(RouteSaturate((c->has_latency ? c->latency_ms : 0.0) +
+											   c->cost_penalty_ms) + c->load_penalty_ms);
 		c->over_capacity = r->load_fraction >= 1.0;
 		c->tier = (c->over_capacity ? ROUTE_TIER_OVER_CAPACITY : 0) +
 			(r->breaker == ROUTING_BREAKER_HALF_OPEN ? ROUTE_TIER_HALF_OPEN : 0) +
