@@ -5,7 +5,8 @@
 # install (elevating through sudo when not root), then run servers as the
 # unprivileged postgres user when started by root.
 
-EXTENSION = geoshard
+# geoshard_postgis is the PostGIS companion extension (pure SQL, docs/postgis.md).
+EXTENSION = geoshard geoshard_postgis
 EXTVERSION = 0.2
 
 MODULE_big = geoshard
@@ -45,8 +46,8 @@ SQL_PARTS = \
 # The current version's install script is built from the parts above.  Released
 # install scripts are kept frozen beside the control file and never edited; every
 # later change reaches existing installs through an upgrade script (docs/operations.md).
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(EXTENSION)--0.1.sql $(wildcard $(EXTENSION)--*--*.sql)
+DATA_built = geoshard--$(EXTVERSION).sql geoshard_postgis--0.2.sql
+DATA = geoshard--0.1.sql $(wildcard geoshard--*--*.sql)
 
 REGRESS = \
 	geo_quadkey \
@@ -62,11 +63,12 @@ REGRESS = \
 	crdt_lww_set \
 	crdt_properties \
 	routing_geoip \
-	routing_route
-REGRESS_OPTS = --load-extension=$(EXTENSION)
+	routing_route \
+	postgis_companion
+REGRESS_OPTS = --load-extension=geoshard
 
 ISOLATION = crdt_upsert
-ISOLATION_OPTS = --load-extension=$(EXTENSION)
+ISOLATION_OPTS = --load-extension=geoshard
 
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
@@ -92,7 +94,10 @@ endif
 # PGXS does not track header dependencies; rebuild everything when one changes.
 $(OBJS): $(wildcard $(GEOSHARD_SRC)/src/*/*.h)
 
-$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+geoshard--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+geoshard_postgis--0.2.sql: src/postgis/geoshard_postgis.sql
 	cat $^ > $@
 
 # Elevate only the steps that need it.
