@@ -499,18 +499,21 @@ ReadDotMap(CrdtReader *reader, int *n, bool arrays)
 		} while (CrdtNextKey(reader));
 	}
 
-	/* a repeated node: sorting the keys alone shows it */
-	keys = palloc(sizeof(OrDot) * Max(*n, 1));
-	memcpy(keys, dots, sizeof(OrDot) * *n);
-	qsort(keys, *n, sizeof(OrDot), CompareKeyNodes);
-	for (int i = 1, groups = *n > 0 ? 1 : 0; i < *n; i++)
+	/* a repeated key: fewer distinct nodes than keys */
+	if (nkeys > 1)
 	{
-		if (keys[i].node != keys[i - 1].node)
-			groups++;
-		if (i == *n - 1 && groups != nkeys)
+		int			distinct = 1;
+
+		keys = palloc(sizeof(OrDot) * *n);
+		memcpy(keys, dots, sizeof(OrDot) * *n);
+		qsort(keys, *n, sizeof(OrDot), CompareKeyNodes);
+		for (int i = 1; i < *n; i++)
+			if (keys[i].node != keys[i - 1].node)
+				distinct++;
+		if (distinct != nkeys)
 			CrdtInvalid(reader, "A node appears twice.");
+		pfree(keys);
 	}
-	pfree(keys);
 	qsort(dots, *n, sizeof(OrDot), CompareDots);
 	return dots;
 }
