@@ -30,6 +30,8 @@ OBJS = \
 	src/crdt/lww_register.o \
 	src/crdt/or_set.o \
 	src/crdt/lww_set.o \
+	src/crdt/merge_agg.o \
+	src/crdt/crdt_ops.o \
 	src/routing/geoip.o \
 	src/routing/latency.o \
 	src/routing/route.o \

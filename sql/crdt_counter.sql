@@ -90,3 +90,39 @@ SELECT * FROM copy_binary(int4send(0), int4send(1) || int4send(1) || int8send(5)
 DROP FUNCTION copy_binary(bytea, bytea);
 DROP TABLE counter_copy;
 \set SHOW_CONTEXT errors
+
+-- The supported patterns: a node increments the current row; states from
+-- other nodes are merged in.  Merging two states of the same node is not a
+-- sum: a node's count is a running total, so the merge keeps the larger
+-- one.  Deltas built from '{}' on one node must be applied, not merged.
+SET geoshard.node_id = 1;
+CREATE TABLE hits (id int PRIMARY KEY, c g_counter NOT NULL DEFAULT '{}', p pn_counter NOT NULL DEFAULT '{}');
+INSERT INTO hits (id) VALUES (1);
+UPDATE hits SET c = g_counter_inc(c), p = pn_counter_add(p, 2);
+UPDATE hits SET c = g_counter_inc(c, 2), p = pn_counter_add(p, -5);
+SELECT c, crdt_value(c), p, crdt_value(p) FROM hits;
+-- node 2's state arrives: its counts join node 1's
+UPDATE hits SET c = crdt_merge(c, '{"2":10}'), p = crdt_merge(p, '{"2":[4,0]}');
+SELECT c, crdt_value(c), p, crdt_value(p) FROM hits;
+-- the same state arriving again changes nothing
+UPDATE hits SET c = crdt_merge(c, '{"2":10}'), p = crdt_merge(p, '{"2":[4,0]}');
+SELECT crdt_value(c), crdt_value(p) FROM hits;
+-- two increments of node 1 built apart from '{}' and merged count once:
+-- the larger of 2 and 3, not 5
+SELECT crdt_value(crdt_merge(g_counter_inc('{}', 2), g_counter_inc('{}', 3))) AS same_node_merge,
+	   crdt_value(g_counter_inc(g_counter_inc('{}', 2), 3)) AS applied;
+-- and merged into the row, such a delta is lost when the row's count for
+-- node 1 is already larger (3 here)
+SELECT crdt_value(crdt_merge(c, g_counter_inc('{}', 2))) AS delta_merged,
+	   crdt_value(g_counter_inc(c, 2)) AS delta_applied FROM hits;
+-- equality and hashing: the same counts per node
+SELECT '{"1":3,"2":10}'::g_counter = c AS equal_state, '{"1":3}'::g_counter = '{"1":3,"2":0}'::g_counter AS zero_entry_differs
+FROM hits;
+SELECT count(*) AS groups FROM (SELECT c FROM (VALUES ('{"1":1}'::g_counter), ('{"1":1}'), ('{"1":2}')) v(c) GROUP BY c) g;
+DROP TABLE hits;
+RESET geoshard.node_id;
+
+-- empty or cut-off text
+SELECT ''::g_counter;
+SELECT '{"1":'::pn_counter;
+SELECT '{"1":[1,'::pn_counter;

@@ -12,7 +12,15 @@ SELECT '2026-01-01T00:00:00.000Z/0@1'::hlc < '2026-01-01T00:00:00.000Z/0@2',
 	   '2026-01-01T00:00:00.000Z/0@1'::hlc = '2026-01-01T00:00:00.000Z/0@1',
 	   '2026-01-01T00:00:00.000Z/0@1'::hlc <> '2026-01-01T00:00:00.000Z/1@1',
 	   '2026-01-01T00:00:00.001Z/0@1'::hlc > '2026-01-01T00:00:00.000Z/9@9';
-SELECT hlc('2026-01-01 00:00:00.1239+00', 3, 2), hlc('1970-01-01 00:00:00+00', 0, 0);
+SELECT hlc('2026-01-01 00:00:00.1239+00', 3, 2), hlc('1970-01-01 00:00:00+00', 0, 1);
+-- times before 2000 round down too (not toward 2000)
+SELECT hlc('1999-12-31 23:59:59.9995+00', 0, 1), hlc('1999-12-31 23:59:59.9995+00', 0, 1) < hlc('2000-01-01 00:00+00', 0, 1) AS before_2000,
+	   hlc('1970-01-01 00:00:00.0004+00', 0, 1);
+-- node 0 is what an unset geoshard.node_id would stamp: refused
+\set VERBOSITY sqlstate
+SELECT hlc(now(), 0, 0);
+\set VERBOSITY default
+SELECT hlc(now(), 0, 0);
 
 -- malformed text
 SELECT '2026-11-23 23:15:47.123Z/5@7'::hlc;
@@ -44,7 +52,7 @@ SELECT u > r AND hlc_node(u) = 3 AS later_than_remote
 FROM (SELECT r, hlc_update(r) AS u
 	  FROM (SELECT hlc(clock_timestamp() + interval '200 ms', 65535, 9) AS r) s) t;
 -- and the local clock keeps the remote time's lead
-SELECT hlc_now() > hlc(clock_timestamp() + interval '100 ms', 0, 0) AS clock_moved_forward;
+SELECT hlc_now() > hlc(clock_timestamp() + interval '100 ms', 0, 1) AS clock_moved_forward;
 -- too far ahead: refused, and the clock is not dragged forward
 DO $$
 BEGIN
@@ -53,9 +61,9 @@ EXCEPTION WHEN data_exception THEN
 	RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9]+ ms', 'N ms');
 END
 $$;
-SELECT hlc_now() < hlc(clock_timestamp() + interval '30 minutes', 0, 0) AS not_dragged;
+SELECT hlc_now() < hlc(clock_timestamp() + interval '30 minutes', 0, 1) AS not_dragged;
 SET geoshard.hlc_max_offset = '2h';
-SELECT hlc_update(hlc(clock_timestamp() + interval '1 hour', 0, 9)) > hlc(clock_timestamp() + interval '59 minutes', 0, 0) AS accepted;
+SELECT hlc_update(hlc(clock_timestamp() + interval '1 hour', 0, 9)) > hlc(clock_timestamp() + interval '59 minutes', 0, 1) AS accepted;
 RESET geoshard.hlc_max_offset;
 SET geoshard.node_id = -1;
 RESET geoshard.node_id;
@@ -85,11 +93,15 @@ DROP TABLE hlc_copy;
 \set SHOW_CONTEXT errors
 
 -- btree and hash
-CREATE TEMP TABLE stamps AS SELECT hlc(timestamptz '2026-01-01 00:00+00' + i * interval '1 ms', i % 3, i % 5) AS h FROM generate_series(1, 1000) i;
+CREATE TEMP TABLE stamps AS SELECT hlc(timestamptz '2026-01-01 00:00+00' + i * interval '1 ms', i % 3, i % 5 + 1) AS h FROM generate_series(1, 1000) i;
 CREATE INDEX ON stamps (h);
 CREATE INDEX ON stamps USING hash (h);
 SET enable_seqscan = off;
 SELECT count(*) FROM stamps WHERE h < '2026-01-01T00:00:00.100Z/0@0';
-SELECT count(*) FROM stamps WHERE h = '2026-01-01T00:00:00.100Z/1@0';
+SELECT count(*) FROM stamps WHERE h = '2026-01-01T00:00:00.100Z/1@1';
 RESET enable_seqscan;
 SELECT count(DISTINCT h) FROM stamps;
+
+-- min and max
+SELECT min(h), max(h) FROM stamps;
+SELECT min(h), max(h) FROM stamps WHERE false;

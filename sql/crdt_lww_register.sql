@@ -65,3 +65,23 @@ SELECT copy_binary(int8send(1) || int4send(1) || int4send(2) || '\x7b31'::bytea)
 DROP FUNCTION copy_binary(bytea);
 DROP TABLE reg_copy;
 \set SHOW_CONTEXT errors
+
+-- stamps must name a node: node 0 is refused
+\set VERBOSITY sqlstate
+SELECT lww_register('1'::jsonb, '2026-01-01T00:00:00.000Z/0@0');
+\set VERBOSITY default
+SELECT lww_register('1'::jsonb, '2026-01-01T00:00:00.000Z/0@0');
+
+-- equality: the same stamp and the same stored value; hashing agrees
+SELECT lww_register('1'::jsonb, hlc('2026-01-01', 0, 1)) = lww_register('1'::jsonb, hlc('2026-01-01', 0, 1)) AS same,
+	   lww_register('1'::jsonb, hlc('2026-01-01', 0, 1)) = lww_register('1'::jsonb, hlc('2026-01-01', 0, 2)) AS other_stamp;
+SELECT count(DISTINCT r::text) AS states FROM (SELECT DISTINCT r FROM (VALUES
+	(lww_register('1'::jsonb, hlc('2026-01-01', 0, 1))), (lww_register('1'::jsonb, hlc('2026-01-01', 0, 1))),
+	(lww_register('2'::jsonb, hlc('2026-01-01', 0, 1)))) v(r)) d;
+-- 1 and 1.0 are equal jsonb but different states; the merge still commutes
+SELECT lww_register('1'::jsonb, hlc('2026-01-01', 0, 1)) || lww_register('1.0'::jsonb, hlc('2026-01-01', 0, 1))
+	 = lww_register('1.0'::jsonb, hlc('2026-01-01', 0, 1)) || lww_register('1'::jsonb, hlc('2026-01-01', 0, 1)) AS commutes;
+
+-- empty or cut-off text
+SELECT ''::lww_register;
+SELECT '{"ts":"2026-11-23T23:15:47.123Z/5@7","value":{"a":'::lww_register;

@@ -60,3 +60,32 @@ SELECT copy_binary(int4send(50000000));
 DROP FUNCTION copy_binary(bytea);
 DROP TABLE lset_copy;
 \set SHOW_CONTEXT errors
+
+-- a remove applies only to an element the state holds: a remove built from
+-- '{}' (never saw 'x') no longer drops an add it never observed
+SELECT lww_set_remove('{}', 'x', hlc('2026-01-05', 0, 1)) = '{}'::lww_set AS unobserved_remove_is_noop;
+SELECT crdt_value(crdt_merge(lww_set_add('{}', 'x', hlc('2026-01-01', 0, 1)),
+							 lww_set_remove('{}', 'x', hlc('2026-01-05', 0, 1)))) AS kept;
+-- removing an element already removed does not cancel a later add either
+SELECT crdt_value(crdt_merge(lww_set_remove(lww_set_remove(:'a'::lww_set, 'x', hlc('2026-01-02', 0, 1)), 'x', hlc('2026-01-09', 0, 1)),
+							 lww_set_add('{}', 'x', hlc('2026-01-05', 0, 2)))) AS later_add_kept;
+-- a remove of an element the state holds still wins over earlier adds
+SELECT crdt_value(crdt_merge(lww_set_remove(:'a'::lww_set, 'x', hlc('2026-01-05', 0, 1)),
+							 lww_set_add('{}', 'x', hlc('2026-01-03', 0, 2)))) AS observed_remove_wins;
+-- equal stamps from states built apart: add wins, whatever the order
+SELECT crdt_value(lww_set_remove(:'a'::lww_set, 'x', hlc('2026-01-01', 0, 1)) || lww_set_add('{}', 'x', hlc('2026-01-01', 0, 1))) AS ab,
+	   crdt_value(lww_set_add('{}', 'x', hlc('2026-01-01', 0, 1)) || lww_set_remove(:'a'::lww_set, 'x', hlc('2026-01-01', 0, 1))) AS ba;
+
+-- stamps must name a node: node 0 is refused
+\set VERBOSITY sqlstate
+SELECT lww_set_add('{}', 'x', '2026-01-01T00:00:00.000Z/0@0');
+\set VERBOSITY default
+SELECT lww_set_remove(:'a'::lww_set, 'x', '2026-01-01T00:00:00.000Z/0@0');
+
+-- equality: the same elements with the same stamps
+SELECT :'a'::lww_set = lww_set_add('{}', 'x', hlc('2026-01-01', 0, 1)) AS same,
+	   :'a'::lww_set <> lww_set_add('{}', 'x', hlc('2026-01-01', 0, 2)) AS other_stamp;
+
+-- empty or cut-off text
+SELECT ''::lww_set;
+SELECT '{"a":{"add":"2026-01-01T00:00:00.000Z/0@1"'::lww_set;

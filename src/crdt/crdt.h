@@ -37,6 +37,13 @@ typedef struct CrdtReader
 			PG_RETURN_DATUM(PG_GETARG_DATUM(0)); \
 	} while (0)
 
+/* The merge functions, also called by crdt_merge_agg */
+extern Datum g_counter_merge(PG_FUNCTION_ARGS);
+extern Datum pn_counter_merge(PG_FUNCTION_ARGS);
+extern Datum lww_register_merge(PG_FUNCTION_ARGS);
+extern Datum or_set_merge(PG_FUNCTION_ARGS);
+extern Datum lww_set_merge(PG_FUNCTION_ARGS);
+
 extern void CrdtReaderInit(CrdtReader *reader, char *input, const char *type);
 extern JsonTokenType CrdtNext(CrdtReader *reader);
 extern void CrdtExpect(CrdtReader *reader, JsonTokenType token);
@@ -45,6 +52,7 @@ extern bool CrdtFirstKey(CrdtReader *reader);
 extern bool CrdtNextKey(CrdtReader *reader);
 extern int32 CrdtTokenNode(CrdtReader *reader);
 extern int64 CrdtReadCount(CrdtReader *reader);
+extern int64 CrdtTokenCount(CrdtReader *reader);
 extern char *CrdtTokenString(CrdtReader *reader, int *len);
 extern void CrdtReadHlc(CrdtReader *reader, Hlc *hlc);
 extern void CrdtInvalid(CrdtReader *reader, const char *detail) pg_attribute_noreturn();
@@ -52,6 +60,7 @@ extern void CrdtInvalid(CrdtReader *reader, const char *detail) pg_attribute_nor
 extern void CrdtAppendHlc(StringInfo buf, const Hlc *hlc);
 extern int	CrdtCompareText(const char *a, int alen, const char *b, int blen);
 extern void CrdtCheckNode(int64 node, bool binary);
+extern void CrdtCheckStamp(const Hlc *ts);
 extern void CrdtInvalidBinary(const char *type, const char *detail) pg_attribute_noreturn();
 extern int	CrdtRecvCount(StringInfo buf, Size item_size, const char *type);
 extern const char *CrdtRecvText(StringInfo buf, const char *type, int *len);

@@ -46,10 +46,17 @@ CrdtNext(CrdtReader *reader)
 void
 CrdtExpect(CrdtReader *reader, JsonTokenType token)
 {
-	if (CrdtNext(reader) != token)
-		CrdtInvalid(reader, psprintf("Unexpected token \"%.*s\".",
-									 (int) (reader->lex->token_terminator - reader->lex->token_start),
-									 reader->lex->token_start));
+	JsonTokenType found = CrdtNext(reader);
+
+	if (found == token)
+		return;
+	/* at the end the lexer has no token text: say what is missing instead */
+	if (found == JSON_TOKEN_END)
+		CrdtInvalid(reader, reader->input[strspn(reader->input, " \t\n\r")] == '\0' ?
+					"The input is empty." : "The input ends too early.");
+	CrdtInvalid(reader, psprintf("Unexpected token \"%.*s\".",
+								 (int) (reader->lex->token_terminator - reader->lex->token_start),
+								 reader->lex->token_start));
 }
 
 /* Nothing but whitespace may follow the value. */
@@ -78,6 +85,21 @@ CrdtCheckNode(int64 node, bool binary)
 }
 
 /*
+ * A stamp given by the caller to a mutator must name a node: node 0 is what
+ * an unset geoshard.node_id would stamp, and no node may claim it.
+ */
+void
+CrdtCheckStamp(const Hlc *ts)
+{
+	if (ts->node < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("hlc node id %d is out of range", ts->node),
+				 errdetail("Node ids run from 1 to %d.", PG_INT32_MAX),
+				 errhint("Build the stamp with hlc_now() or with hlc(time, logical, node) and a node id of 1 or more.")));
+}
+
+/*
  * After an object's "{": true when a key (a string token) is current, false
  * when the object is empty.
  */
@@ -88,6 +110,8 @@ CrdtFirstKey(CrdtReader *reader)
 
 	if (token == JSON_TOKEN_OBJECT_END)
 		return false;
+	if (token == JSON_TOKEN_END)
+		CrdtInvalid(reader, "The input ends too early.");
 	if (token != JSON_TOKEN_STRING)
 		CrdtInvalid(reader, "Expected a string key or \"}\".");
 	return true;
@@ -101,6 +125,8 @@ CrdtNextKey(CrdtReader *reader)
 
 	if (token == JSON_TOKEN_OBJECT_END)
 		return false;
+	if (token == JSON_TOKEN_END)
+		CrdtInvalid(reader, "The input ends too early.");
 	if (token != JSON_TOKEN_COMMA)
 		CrdtInvalid(reader, "Expected \",\" or \"}\".");
 	CrdtExpect(reader, JSON_TOKEN_STRING);
@@ -132,11 +158,18 @@ CrdtTokenNode(CrdtReader *reader)
 int64
 CrdtReadCount(CrdtReader *reader)
 {
+	CrdtExpect(reader, JSON_TOKEN_NUMBER);
+	return CrdtTokenCount(reader);
+}
+
+/* The current number token as a count (see CrdtReadCount). */
+int64
+CrdtTokenCount(CrdtReader *reader)
+{
 	const char *p;
 	const char *end;
 	uint64		value = 0;
 
-	CrdtExpect(reader, JSON_TOKEN_NUMBER);
 	p = reader->lex->token_start;
 	end = reader->lex->token_terminator;
 	for (const char *c = p; c < end; c++)

@@ -110,6 +110,37 @@ CrdtNodeId(void)
 	return geoshard_node_id;
 }
 
+/* True when the clock is the server-wide one in shared memory. */
+bool
+HlcClockIsShared(void)
+{
+	return hlc_shared != NULL;
+}
+
+/*
+ * A new packed time of this node's clock, later than floor as well as every
+ * time the clock handed out or received.  Used for or_set dots, whose floor
+ * is the latest dot of this node a state already holds.  A floor further
+ * ahead of the clock (or the wall clock, if later) than
+ * geoshard.hlc_max_offset is refused, as hlc_update refuses such a remote
+ * time: no dot of this node can be there unless the node's clock was.
+ */
+uint64
+HlcTick(uint64 floor)
+{
+	uint64		now = Max(WallTime(), hlc_shared != NULL ? pg_atomic_read_u64(&hlc_shared->last) : local_last);
+	int64		ahead = (int64) (floor >> HLC_LOGICAL_BITS) - (int64) (now >> HLC_LOGICAL_BITS);
+
+	if (ahead > geoshard_hlc_max_offset)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("a dot of this node is " INT64_FORMAT " ms ahead of the local clock", ahead),
+				 errdetail("geoshard.hlc_max_offset allows %d ms.", geoshard_hlc_max_offset),
+				 errhint("Check this node's clock, and that no other node uses geoshard.node_id %d.",
+						 geoshard_node_id)));
+	return ClockAdvance(floor);
+}
+
 /* A new timestamp of this node, later than every one it made or received */
 Hlc
 HlcNow(void)
@@ -334,6 +365,28 @@ hlc_hash_extended(PG_FUNCTION_ARGS)
 	return hash_any_extended((unsigned char *) hlc, offsetof(Hlc, reserved), PG_GETARG_INT64(1));
 }
 
+/* hlc_larger(a, b): the later, for max(hlc) */
+PG_FUNCTION_INFO_V1(hlc_larger);
+Datum
+hlc_larger(PG_FUNCTION_ARGS)
+{
+	Hlc		   *a = PG_GETARG_HLC_P(0);
+	Hlc		   *b = PG_GETARG_HLC_P(1);
+
+	PG_RETURN_HLC_P(HlcCompare(a, b) >= 0 ? a : b);
+}
+
+/* hlc_smaller(a, b): the earlier, for min(hlc) */
+PG_FUNCTION_INFO_V1(hlc_smaller);
+Datum
+hlc_smaller(PG_FUNCTION_ARGS)
+{
+	Hlc		   *a = PG_GETARG_HLC_P(0);
+	Hlc		   *b = PG_GETARG_HLC_P(1);
+
+	PG_RETURN_HLC_P(HlcCompare(a, b) <= 0 ? a : b);
+}
+
 /* hlc_now(): a new timestamp of this node */
 PG_FUNCTION_INFO_V1(hlc_now);
 Datum
@@ -392,13 +445,17 @@ hlc_make(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("hlc logical counter %d is out of range", logical),
 				 errdetail("The logical counter runs from 0 to %d.", HLC_LOGICAL_MAX)));
-	if (node < 0)
+	if (node < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("hlc node id %d is out of range", node)));
+				 errmsg("hlc node id %d is out of range", node),
+				 errdetail("Node ids run from 1 to %d.", PG_INT32_MAX)));
 
-	/* round down to the millisecond, as the clock does */
-	ms = physical / 1000 + UNIX_TO_PG_EPOCH_MS;
+	/*
+	 * Round down to the millisecond, as the clock does.  C division truncates
+	 * toward zero, which rounds times before 2000 (negative here) up.
+	 */
+	ms = physical / 1000 - (physical % 1000 < 0 ? 1 : 0) + UNIX_TO_PG_EPOCH_MS;
 	if (ms > HLC_PHYSICAL_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),

@@ -48,6 +48,8 @@ HlcCompare(const Hlc *a, const Hlc *b)
 }
 
 extern Hlc	HlcNow(void);
+extern uint64 HlcTick(uint64 floor);
+extern bool HlcClockIsShared(void);
 extern int32 CrdtNodeId(void);
 extern void HlcToText(StringInfo buf, const Hlc *hlc);
 extern bool HlcParse(const char *str, Hlc *result);

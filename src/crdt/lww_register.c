@@ -65,7 +65,7 @@ SkipValue(CrdtReader *reader)
 		else if (token == JSON_TOKEN_OBJECT_END || token == JSON_TOKEN_ARRAY_END)
 			depth--;
 		else if (token == JSON_TOKEN_END)
-			CrdtInvalid(reader, "The value ends early.");
+			CrdtInvalid(reader, "The input ends too early.");
 		if (depth == 0)
 			return;
 		token = CrdtNext(reader);
@@ -190,6 +190,16 @@ lww_register_merge(PG_FUNCTION_ARGS)
 	cmp = HlcCompare(&a->ts, &b->ts);
 	if (cmp == 0)
 		cmp = compareJsonbContainers(&LwwValue(a)->root, &LwwValue(b)->root);
+
+	/*
+	 * jsonb calls 1 and 1.0 equal although their bytes differ; deciding by
+	 * the bytes too keeps the merge commutative for the = operator, which
+	 * compares states byte for byte.
+	 */
+	if (cmp == 0 && VARSIZE(a) == VARSIZE(b))
+		cmp = memcmp(a, b, VARSIZE(a));
+	else if (cmp == 0)
+		cmp = VARSIZE(a) < VARSIZE(b) ? -1 : 1;
 	PG_RETURN_POINTER(cmp >= 0 ? a : b);
 }
 
@@ -202,7 +212,10 @@ lww_register_make(PG_FUNCTION_ARGS)
 	Hlc			ts;
 
 	if (PG_NARGS() > 1)
+	{
 		ts = *PG_GETARG_HLC_P(1);
+		CrdtCheckStamp(&ts);
+	}
 	else
 		ts = HlcNow();
 	PG_RETURN_POINTER(LwwMake(&ts, value));

@@ -7,6 +7,13 @@
  * than its remove stamp (add wins a tie).  The merge takes, per element, the
  * later of each stamp, so it is commutative, associative and idempotent.
  *
+ * A remove applies only to an element the state holds.  In 0.1 a remove of
+ * an element the state had never seen still wrote a remove stamp, so
+ * lww_set_remove('{}', 'a') merged into a row silently dropped every add of
+ * 'a' stamped earlier, adds it had never observed; the same went for a
+ * repeated remove of an element already gone, which could cancel adds made
+ * since.  Now such a remove leaves the state unchanged.
+ *
  * Layout (varlena, 8-byte aligned): int32 vl_len_, int32 nelems,
  * LwwEntry entries[nelems] sorted by element bytes, then the element text.
  * Text form: {"a":{"add":"2026-11-23T23:15:47.123Z/0@1"},
@@ -357,7 +364,18 @@ lww_set_merge(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(LwwSetBuild(out, n));
 }
 
-/* Set the add or remove stamp of elem to ts if later, in a new copy of s. */
+/* True when entry e is in the set: an add stamp no older than its remove stamp */
+static inline bool
+LwwPresent(int32 flags, const Hlc *add, const Hlc *rm)
+{
+	return (flags & LWW_HAS_ADD) &&
+		(!(flags & LWW_HAS_RM) || HlcCompare(add, rm) >= 0);
+}
+
+/*
+ * Set the add or remove stamp of elem to ts if later, in a new copy of s.  A
+ * remove of an element s does not hold returns s itself.
+ */
 static LwwSet *
 LwwSetStamp(LwwSet *s, text *elem, const Hlc *ts, int32 flag)
 {
@@ -373,6 +391,11 @@ LwwSetStamp(LwwSet *s, text *elem, const Hlc *ts, int32 flag)
 
 	while (pos < s->nelems && CrdtCompareText(items[pos].text, items[pos].len, change.text, change.len) < 0)
 		pos++;
+	if (flag == LWW_HAS_RM &&
+		(pos == s->nelems ||
+		 CrdtCompareText(items[pos].text, items[pos].len, change.text, change.len) != 0 ||
+		 !LwwPresent(items[pos].flags, &items[pos].add, &items[pos].rm)))
+		return s;
 	if (pos < s->nelems && CrdtCompareText(items[pos].text, items[pos].len, change.text, change.len) == 0)
 		FoldStamps(&items[pos], &change);
 	else
@@ -384,22 +407,35 @@ LwwSetStamp(LwwSet *s, text *elem, const Hlc *ts, int32 flag)
 	return LwwSetBuild(items, s->nelems);
 }
 
+/* The stamp of a mutator: the caller's, which must name a node, or now */
+static Hlc
+MutatorStamp(FunctionCallInfo fcinfo)
+{
+	Hlc			ts;
+
+	if (PG_NARGS() <= 2)
+		return HlcNow();
+	ts = *PG_GETARG_HLC_P(2);
+	CrdtCheckStamp(&ts);
+	return ts;
+}
+
 /* lww_set_add(s, elem [, ts]) */
 PG_FUNCTION_INFO_V1(lww_set_add);
 Datum
 lww_set_add(PG_FUNCTION_ARGS)
 {
-	Hlc			ts = PG_NARGS() > 2 ? *PG_GETARG_HLC_P(2) : HlcNow();
+	Hlc			ts = MutatorStamp(fcinfo);
 
 	PG_RETURN_POINTER(LwwSetStamp(PG_GETARG_LWWSET_P(0), PG_GETARG_TEXT_PP(1), &ts, LWW_HAS_ADD));
 }
 
-/* lww_set_remove(s, elem [, ts]) */
+/* lww_set_remove(s, elem [, ts]): a no-op when s does not hold elem */
 PG_FUNCTION_INFO_V1(lww_set_remove);
 Datum
 lww_set_remove(PG_FUNCTION_ARGS)
 {
-	Hlc			ts = PG_NARGS() > 2 ? *PG_GETARG_HLC_P(2) : HlcNow();
+	Hlc			ts = MutatorStamp(fcinfo);
 
 	PG_RETURN_POINTER(LwwSetStamp(PG_GETARG_LWWSET_P(0), PG_GETARG_TEXT_PP(1), &ts, LWW_HAS_RM));
 }
@@ -417,8 +453,7 @@ lww_set_value(PG_FUNCTION_ARGS)
 	{
 		LwwEntry   *e = &s->entries[i];
 
-		if ((e->flags & LWW_HAS_ADD) &&
-			(!(e->flags & LWW_HAS_RM) || HlcCompare(&e->add, &e->rm) >= 0))
+		if (LwwPresent(e->flags, &e->add, &e->rm))
 			values[n++] = PointerGetDatum(cstring_to_text_with_len(LwwText(s) + e->text_off, e->text_len));
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(values, n, TEXTOID, -1, false, TYPALIGN_INT));

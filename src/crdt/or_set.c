@@ -1,27 +1,42 @@
 /*
  * src/crdt/or_set.c
- *	  or_set: an add-wins observed-remove set of text elements without
- *	  tombstones (ORSWOT: dots and a version vector).
+ *	  or_set: an add-wins observed-remove set of text elements, with dots
+ *	  and an exact causal context (delta-CRDT style).
  *
- * Every add by node n takes the next counter c of n and tags the element
- * with the dot (n, c), replacing the element's older dots.  The version
- * vector records, per node, the highest counter this state has seen.  A
- * remove simply drops the element: its dots stay covered by the version
- * vector, so a merge with an older replica does not bring it back, while an
- * add the remover had not seen carries a newer dot and survives (add wins).
- * Merge keeps, per element, the dots both sides have plus the dots one side
- * has that the other's version vector has not yet covered; the version
- * vectors merge by per-node maximum.  Removed elements leave nothing behind.
+ * Every add by node n tags the element with a dot (n, c) whose counter c is
+ * a fresh time of n's hybrid logical clock, so dots are unique per node
+ * across every state that node ever builds, not only along one row's
+ * history.  The causal context of a state, the set of dots it has seen, is
+ * kept exactly:
+ *	 - the version vector vv: per node, "every dot (n, c) with c <= vv[n]
+ *	   seen".  Only values written by geoshard 0.1 (whose counters ran 1, 2,
+ *	   3 ... per row) have one; the merge keeps it by per-node maximum;
+ *	 - the dots of the present elements, which are in the context implicitly;
+ *	 - the cloud: dots of removed or re-added (superseded) elements that the
+ *	   version vector does not cover.  This is what a removal leaves behind:
+ *	   16 bytes per removed dot, for good (docs/crdt.md).
+ * Merge keeps a dot of one side unless the other side's context holds it
+ * and the other side does not tag the same element with it; the contexts
+ * merge by union (cloud entries the merged vv covers are dropped).  So two
+ * states built independently, even on one node, never lose each other's
+ * elements.  0.1 states built independently on one node reused dots; when
+ * such a fork shows (one dot on different elements) the merge refuses it
+ * instead of dropping both elements.
  *
  * Invariants checked on input: elements unique (sorted by bytes), every
- * element has at least one dot, at most one dot per node, and every dot is
- * covered by the version vector.
+ * element has at least one dot, an element's dots strictly increasing by
+ * (node, counter), no dot on two elements or on an element and in the
+ * cloud, cloud strictly increasing and not covered by the version vector.
  *
  * Layout (varlena, 8-byte aligned):
  *	 int32 vl_len_, int32 nvv, int32 nelems, int32 ndots,
  *	 OrDot vv[nvv], OrDot dots[ndots], OrElem elems[nelems], char text[]
- * Text form: {"vv":{"1":3,"2":1},"elems":{"a":{"1":2},"b":{"1":3,"2":1}}};
- * '{}' is the empty set.
+ * dots[] holds the elements' dots (pad 0) followed by the cloud (pad 1):
+ * values of 0.1, which had no cloud and pad 0 everywhere, read unchanged.
+ * Text form: {"vv":{"1":3},"elems":{"a":{"1":2},"b":{"1":[3,7],"2":1}},
+ * "cloud":{"2":[4,5]}}; a node's dots are a number, or an array when there
+ * are several; "cloud" is written only when there is one, so 0.1 values
+ * print as they did.  '{}' is the empty set.
  */
 #include "postgres.h"
 
@@ -37,9 +52,11 @@
 typedef struct OrDot
 {
 	int32		node;
-	int32		pad;			/* 0 */
+	int32		pad;			/* 0, or OR_DOT_CLOUD in the cloud */
 	int64		counter;
 } OrDot;
+
+#define OR_DOT_CLOUD	1
 
 typedef struct OrElem
 {
@@ -54,7 +71,7 @@ typedef struct OrSet
 	int32		vl_len_;
 	int32		nvv;
 	int32		nelems;
-	int32		ndots;
+	int32		ndots;			/* the elements' dots and the cloud */
 	OrDot		data[FLEXIBLE_ARRAY_MEMBER];	/* vv, then dots, then elems, then text */
 } OrSet;
 
@@ -64,6 +81,37 @@ typedef struct OrSet
 #define OrText(s)		((char *) (OrElems(s) + (s)->nelems))
 
 #define PG_GETARG_ORSET_P(n)	((OrSet *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
+
+/* Number of dots the elements hold; the cloud follows them in dots[]. */
+static inline int
+OrNHeld(const OrSet *s)
+{
+	const OrElem *last;
+
+	if (s->nelems == 0)
+		return 0;
+	last = &OrElems(s)[s->nelems - 1];
+	return last->dot_start + last->dot_count;
+}
+
+#define OrCloud(s)		(OrDots(s) + OrNHeld(s))
+#define OrNCloud(s)		((s)->ndots - OrNHeld(s))
+
+static inline int
+DotCmp(const OrDot *a, const OrDot *b)
+{
+	if (a->node != b->node)
+		return a->node < b->node ? -1 : 1;
+	if (a->counter != b->counter)
+		return a->counter < b->counter ? -1 : 1;
+	return 0;
+}
+
+static int
+CompareDots(const void *a, const void *b)
+{
+	return DotCmp(a, b);
+}
 
 /*
  * A set being built: growable arrays, serialised once at the end.  Text is
@@ -76,6 +124,9 @@ typedef struct OrBuilder
 	OrDot	   *dots;
 	int			ndots;
 	int			dots_cap;
+	OrDot	   *cloud;
+	int			ncloud;
+	int			cloud_cap;
 	const char **text;
 	int		   *text_len;
 	int		   *dot_start;
@@ -86,13 +137,16 @@ typedef struct OrBuilder
 } OrBuilder;
 
 static void
-BuilderInit(OrBuilder *b, int vv_cap, int elems_cap, int dots_cap)
+BuilderInit(OrBuilder *b, int vv_cap, int elems_cap, int dots_cap, int cloud_cap)
 {
 	b->vv = palloc(sizeof(OrDot) * Max(vv_cap, 1));
 	b->nvv = 0;
 	b->dots_cap = Max(dots_cap, 4);
 	b->dots = palloc(sizeof(OrDot) * b->dots_cap);
 	b->ndots = 0;
+	b->cloud_cap = Max(cloud_cap, 4);
+	b->cloud = palloc(sizeof(OrDot) * b->cloud_cap);
+	b->ncloud = 0;
 	b->elems_cap = Max(elems_cap, 4);
 	b->text = palloc(sizeof(char *) * b->elems_cap);
 	b->text_len = palloc(sizeof(int) * b->elems_cap);
@@ -114,6 +168,21 @@ BuilderAddDot(OrBuilder *b, int32 node, int64 counter)
 	b->dots[b->ndots].pad = 0;
 	b->dots[b->ndots].counter = counter;
 	b->ndots++;
+}
+
+/* Append a cloud dot; the caller keeps the cloud sorted. */
+static void
+BuilderAddCloud(OrBuilder *b, int32 node, int64 counter)
+{
+	if (b->ncloud == b->cloud_cap)
+	{
+		b->cloud_cap *= 2;
+		b->cloud = repalloc_huge(b->cloud, mul_size(sizeof(OrDot), b->cloud_cap));
+	}
+	b->cloud[b->ncloud].node = node;
+	b->cloud[b->ncloud].pad = OR_DOT_CLOUD;
+	b->cloud[b->ncloud].counter = counter;
+	b->ncloud++;
 }
 
 /* Start an element; its dots are the ones added after this call. */
@@ -150,6 +219,14 @@ BuilderEndElem(OrBuilder *b)
 	}
 }
 
+static void
+OrSetTooLarge(Size size)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("or_set is too large (%zu bytes)", size)));
+}
+
 static OrSet *
 BuilderFinish(OrBuilder *b)
 {
@@ -159,21 +236,20 @@ BuilderFinish(OrBuilder *b)
 	char	   *text;
 	int32		off = 0;
 
-	size = add_size(size, mul_size(sizeof(OrDot), (Size) b->nvv + b->ndots));
+	size = add_size(size, mul_size(sizeof(OrDot), (Size) b->nvv + b->ndots + b->ncloud));
 	size = add_size(size, mul_size(sizeof(OrElem), b->nelems));
 	size = add_size(size, b->text_total);
 	if (size > MaxAllocSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("or_set is too large (%zu bytes)", size)));
+		OrSetTooLarge(size);
 
 	result = palloc(size);
 	SET_VARSIZE(result, size);
 	result->nvv = b->nvv;
-	result->ndots = b->ndots;
+	result->ndots = b->ndots + b->ncloud;
 	result->nelems = b->nelems;
 	memcpy(OrVV(result), b->vv, sizeof(OrDot) * b->nvv);
 	memcpy(OrDots(result), b->dots, sizeof(OrDot) * b->ndots);
+	memcpy(OrDots(result) + b->ndots, b->cloud, sizeof(OrDot) * b->ncloud);
 	elems = OrElems(result);
 	text = OrText(result);
 	for (int i = 0; i < b->nelems; i++)
@@ -209,10 +285,45 @@ VVGet(const OrDot *vv, int nvv, int32 node)
 	return 0;
 }
 
+/* The counter a version vector holds for node, 0 if none; short vectors are scanned. */
+static inline int64
+VVFind(const OrDot *vv, int nvv, int32 node)
+{
+	if (nvv <= 8)
+	{
+		for (int i = 0; i < nvv; i++)
+			if (vv[i].node >= node)
+				return vv[i].node == node ? vv[i].counter : 0;
+		return 0;
+	}
+	return VVGet(vv, nvv, node);
+}
+
+/* Position of d in a sorted dot array, or -1. */
+static int
+DotFind(const OrDot *dots, int n, const OrDot *d)
+{
+	int			lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			cmp = DotCmp(&dots[mid], d);
+
+		if (cmp < 0)
+			lo = mid + 1;
+		else if (cmp > 0)
+			hi = mid;
+		else
+			return mid;
+	}
+	return -1;
+}
+
 /*
- * Check a built set's invariants (input of any form goes through this):
- * strictly increasing version vector and elements, per element strictly
- * increasing dot nodes, and dots covered by the version vector.
+ * Check a built set's invariants (input of any form goes through this); see
+ * the file header.
  */
 static void
 CheckOrSet(OrSet *s, bool binary)
@@ -221,6 +332,8 @@ CheckOrSet(OrSet *s, bool binary)
 	OrDot	   *dots = OrDots(s);
 	OrElem	   *elems = OrElems(s);
 	char	   *text = OrText(s);
+	OrDot	   *cloud = OrCloud(s);
+	int			ncloud = OrNCloud(s);
 	const char *problem = NULL;
 
 	for (int i = 0; i < s->nvv && problem == NULL; i++)
@@ -237,19 +350,46 @@ CheckOrSet(OrSet *s, bool binary)
 		OrDot	   *d = dots + elems[e].dot_start;
 
 		if (e > 0 && CrdtCompareText(text + elems[e - 1].text_off, elems[e - 1].text_len,
-								 text + elems[e].text_off, elems[e].text_len) >= 0)
+									 text + elems[e].text_off, elems[e].text_len) >= 0)
 			problem = psprintf("Element \"%.*s\" is out of order or repeated.",
 							   elems[e].text_len, text + elems[e].text_off);
 		for (int k = 0; k < elems[e].dot_count && problem == NULL; k++)
 		{
 			CrdtCheckNode(d[k].node, binary);
-			if (k > 0 && d[k].node <= d[k - 1].node)
-				problem = psprintf("Element \"%.*s\" has node %d twice or out of order.",
-								   elems[e].text_len, text + elems[e].text_off, d[k].node);
-			else if (d[k].counter < 1 || d[k].counter > VVGet(vv, s->nvv, d[k].node))
-				problem = psprintf("Dot (%d, " INT64_FORMAT ") of element \"%.*s\" is not covered by the version vector.",
+			if (d[k].counter < 1)
+				problem = psprintf("Dot (%d, " INT64_FORMAT ") of element \"%.*s\" has a counter that is not positive.",
 								   d[k].node, d[k].counter, elems[e].text_len, text + elems[e].text_off);
+			else if (k > 0 && DotCmp(&d[k - 1], &d[k]) >= 0)
+				problem = psprintf("Element \"%.*s\" has dot (%d, " INT64_FORMAT ") twice or out of order.",
+								   elems[e].text_len, text + elems[e].text_off, d[k].node, d[k].counter);
 		}
+	}
+	for (int k = 0; k < ncloud && problem == NULL; k++)
+	{
+		CrdtCheckNode(cloud[k].node, binary);
+		if (cloud[k].counter < 1)
+			problem = psprintf("Cloud dot (%d, " INT64_FORMAT ") has a counter that is not positive.",
+							   cloud[k].node, cloud[k].counter);
+		else if (k > 0 && DotCmp(&cloud[k - 1], &cloud[k]) >= 0)
+			problem = psprintf("Cloud dot (%d, " INT64_FORMAT ") is out of order or repeated.",
+							   cloud[k].node, cloud[k].counter);
+		else if (cloud[k].counter <= VVGet(vv, s->nvv, cloud[k].node))
+			problem = psprintf("Cloud dot (%d, " INT64_FORMAT ") is already covered by the version vector.",
+							   cloud[k].node, cloud[k].counter);
+	}
+
+	/* no dot on two elements, nor on an element and in the cloud */
+	if (problem == NULL && s->ndots > 1)
+	{
+		OrDot	   *all = palloc(sizeof(OrDot) * s->ndots);
+
+		memcpy(all, dots, sizeof(OrDot) * s->ndots);
+		qsort(all, s->ndots, sizeof(OrDot), CompareDots);
+		for (int k = 1; k < s->ndots && problem == NULL; k++)
+			if (DotCmp(&all[k - 1], &all[k]) == 0)
+				problem = psprintf("Dot (%d, " INT64_FORMAT ") is on two elements, or on an element and in the cloud.",
+								   all[k].node, all[k].counter);
+		pfree(all);
 	}
 
 	if (problem != NULL)
@@ -261,15 +401,6 @@ CheckOrSet(OrSet *s, bool binary)
 				 errmsg("invalid or_set value"),
 				 errdetail_internal("%s", problem)));
 	}
-}
-
-static int
-CompareDots(const void *a, const void *b)
-{
-	int32		x = ((const OrDot *) a)->node;
-	int32		y = ((const OrDot *) b)->node;
-
-	return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /* An element parsed from text, before sorting */
@@ -290,12 +421,28 @@ CompareParsedElems(const void *a, const void *b)
 	return CrdtCompareText(x->text, x->len, y->text, y->len);
 }
 
-/* Read {"node": counter, ...} into a sorted array. */
+static int
+CompareKeyNodes(const void *a, const void *b)
+{
+	int32		x = ((const OrDot *) a)->node;
+	int32		y = ((const OrDot *) b)->node;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * Read {"node": counter, ...} into an array sorted by (node, counter).  With
+ * several, a node's counters may come as an array, [c1, c2, ...], strictly
+ * increasing (the version vector has one per node and no arrays).  A node
+ * may appear only once.
+ */
 static OrDot *
-ReadDotMap(CrdtReader *reader, int *n)
+ReadDotMap(CrdtReader *reader, int *n, bool arrays)
 {
 	int			cap = 4;
 	OrDot	   *dots = palloc(sizeof(OrDot) * cap);
+	OrDot	   *keys;
+	int			nkeys = 0;
 
 	*n = 0;
 	CrdtExpect(reader, JSON_TOKEN_OBJECT_START);
@@ -303,17 +450,69 @@ ReadDotMap(CrdtReader *reader, int *n)
 	{
 		do
 		{
-			if (*n == cap)
-			{
-				cap *= 2;
-				dots = repalloc_huge(dots, mul_size(sizeof(OrDot), cap));
-			}
-			dots[*n].node = CrdtTokenNode(reader);
-			dots[*n].pad = 0;
+			int32		node = CrdtTokenNode(reader);
+			JsonTokenType token;
+			int			first = *n;
+
 			CrdtExpect(reader, JSON_TOKEN_COLON);
-			dots[*n].counter = CrdtReadCount(reader);
-			(*n)++;
+			token = CrdtNext(reader);
+			if (token == JSON_TOKEN_ARRAY_START && arrays)
+				token = CrdtNext(reader);
+			else if (token == JSON_TOKEN_NUMBER)
+				first = -1;		/* a single counter */
+			else if (token == JSON_TOKEN_END)
+				CrdtInvalid(reader, "The input ends too early.");
+			else
+				CrdtInvalid(reader, psprintf("Node \"%d\" needs %s.", node,
+											 arrays ? "a counter or an array of counters" : "a counter"));
+			for (;;)
+			{
+				if (token == JSON_TOKEN_END)
+					CrdtInvalid(reader, "The input ends too early.");
+				if (token == JSON_TOKEN_ARRAY_END && *n == first)
+					CrdtInvalid(reader, psprintf("Node \"%d\" has an empty array of counters.", node));
+				if (token != JSON_TOKEN_NUMBER)
+					CrdtInvalid(reader, psprintf("Node \"%d\" has a counter that is not a number.", node));
+				if (*n == cap)
+				{
+					cap *= 2;
+					dots = repalloc_huge(dots, mul_size(sizeof(OrDot), cap));
+				}
+				dots[*n].node = node;
+				dots[*n].pad = 0;
+				dots[*n].counter = CrdtTokenCount(reader);
+				if (first >= 0 && *n > first && dots[*n].counter <= dots[*n - 1].counter)
+					CrdtInvalid(reader, psprintf("The counters of node %d are not strictly increasing.", node));
+				(*n)++;
+				if (first < 0)
+					break;
+				token = CrdtNext(reader);
+				if (token == JSON_TOKEN_ARRAY_END)
+					break;
+				if (token == JSON_TOKEN_END)
+					CrdtInvalid(reader, "The input ends too early.");
+				if (token != JSON_TOKEN_COMMA)
+					CrdtInvalid(reader, "Expected \",\" or \"]\".");
+				token = CrdtNext(reader);
+			}
+			nkeys++;
 		} while (CrdtNextKey(reader));
+	}
+
+	/* a repeated key: fewer distinct nodes than keys */
+	if (nkeys > 1)
+	{
+		int			distinct = 1;
+
+		keys = palloc(sizeof(OrDot) * *n);
+		memcpy(keys, dots, sizeof(OrDot) * *n);
+		qsort(keys, *n, sizeof(OrDot), CompareKeyNodes);
+		for (int i = 1; i < *n; i++)
+			if (keys[i].node != keys[i - 1].node)
+				distinct++;
+		if (distinct != nkeys)
+			CrdtInvalid(reader, "A node appears twice.");
+		pfree(keys);
 	}
 	qsort(dots, *n, sizeof(OrDot), CompareDots);
 	return dots;
@@ -328,6 +527,8 @@ or_set_in(PG_FUNCTION_ARGS)
 	CrdtReader	reader;
 	OrDot	   *vv = NULL;
 	int			nvv = 0;
+	OrDot	   *cloud = NULL;
+	int			ncloud = 0;
 	ParsedElem *elems = NULL;
 	int			nelems = 0;
 	bool		have_elems = false;
@@ -345,7 +546,12 @@ or_set_in(PG_FUNCTION_ARGS)
 			if (strcmp(key, "vv") == 0 && vv == NULL)
 			{
 				CrdtExpect(&reader, JSON_TOKEN_COLON);
-				vv = ReadDotMap(&reader, &nvv);
+				vv = ReadDotMap(&reader, &nvv, false);
+			}
+			else if (strcmp(key, "cloud") == 0 && cloud == NULL)
+			{
+				CrdtExpect(&reader, JSON_TOKEN_COLON);
+				cloud = ReadDotMap(&reader, &ncloud, true);
 			}
 			else if (strcmp(key, "elems") == 0 && !have_elems)
 			{
@@ -366,7 +572,7 @@ or_set_in(PG_FUNCTION_ARGS)
 						}
 						elems[nelems].text = CrdtTokenString(&reader, &elems[nelems].len);
 						CrdtExpect(&reader, JSON_TOKEN_COLON);
-						elems[nelems].dots = ReadDotMap(&reader, &elems[nelems].ndots);
+						elems[nelems].dots = ReadDotMap(&reader, &elems[nelems].ndots, true);
 						if (elems[nelems].ndots == 0)
 							CrdtInvalid(&reader, psprintf("Element \"%s\" has no dots.", elems[nelems].text));
 						nelems++;
@@ -382,7 +588,7 @@ or_set_in(PG_FUNCTION_ARGS)
 		CrdtInvalid(&reader, "An or_set has both \"vv\" and \"elems\", or neither.");
 
 	qsort(elems, nelems, sizeof(ParsedElem), CompareParsedElems);
-	BuilderInit(&b, nvv, nelems, nelems);
+	BuilderInit(&b, nvv, nelems, nelems, ncloud);
 	if (nvv > 0)
 		memcpy(b.vv, vv, sizeof(OrDot) * nvv);
 	b.nvv = nvv;
@@ -393,17 +599,36 @@ or_set_in(PG_FUNCTION_ARGS)
 			BuilderAddDot(&b, elems[e].dots[k].node, elems[e].dots[k].counter);
 		BuilderEndElem(&b);
 	}
+	for (int k = 0; k < ncloud; k++)
+		BuilderAddCloud(&b, cloud[k].node, cloud[k].counter);
 	result = BuilderFinish(&b);
 	CheckOrSet(result, false);
 	PG_RETURN_POINTER(result);
 }
 
+/* {"node":counter, ...}, several counters of one node as an array */
 static void
 AppendDotMap(StringInfo buf, const OrDot *dots, int n)
 {
 	appendStringInfoChar(buf, '{');
-	for (int i = 0; i < n; i++)
-		appendStringInfo(buf, "%s\"%d\":" INT64_FORMAT, i > 0 ? "," : "", dots[i].node, dots[i].counter);
+	for (int i = 0; i < n;)
+	{
+		int			j = i + 1;
+
+		while (j < n && dots[j].node == dots[i].node)
+			j++;
+		appendStringInfo(buf, "%s\"%d\":", i > 0 ? "," : "", dots[i].node);
+		if (j - i == 1)
+			appendStringInfo(buf, INT64_FORMAT, dots[i].counter);
+		else
+		{
+			appendStringInfoChar(buf, '[');
+			for (int k = i; k < j; k++)
+				appendStringInfo(buf, "%s" INT64_FORMAT, k > i ? "," : "", dots[k].counter);
+			appendStringInfoChar(buf, ']');
+		}
+		i = j;
+	}
 	appendStringInfoChar(buf, '}');
 }
 
@@ -416,10 +641,10 @@ or_set_out(PG_FUNCTION_ARGS)
 	OrElem	   *elems = OrElems(s);
 	StringInfoData buf;
 
-	initStringInfo(&buf);
-	if (s->nvv == 0)
+	if (s->nvv == 0 && s->ndots == 0)
 		PG_RETURN_CSTRING(pstrdup("{}"));
 
+	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"vv\":");
 	AppendDotMap(&buf, OrVV(s), s->nvv);
 	appendStringInfoString(&buf, ",\"elems\":{");
@@ -431,13 +656,21 @@ or_set_out(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&buf, ':');
 		AppendDotMap(&buf, OrDots(s) + elems[e].dot_start, elems[e].dot_count);
 	}
-	appendStringInfoString(&buf, "}}");
+	appendStringInfoChar(&buf, '}');
+	if (OrNCloud(s) > 0)
+	{
+		appendStringInfoString(&buf, ",\"cloud\":");
+		AppendDotMap(&buf, OrCloud(s), OrNCloud(s));
+	}
+	appendStringInfoChar(&buf, '}');
 	PG_RETURN_CSTRING(buf.data);
 }
 
 /*
  * or_set_recv: int4 nvv, (int4 node, int8 counter) * nvv, int4 nelems, then
- * per element: int4 length, bytes, int4 ndots, (int4 node, int8 counter) * ndots.
+ * per element: int4 length, bytes, int4 ndots, (int4 node, int8 counter) *
+ * ndots; then, only when there is a cloud, int4 ncloud and its dots the
+ * same way.  A message without the cloud part (all of 0.1's) has none.
  */
 PG_FUNCTION_INFO_V1(or_set_recv);
 Datum
@@ -449,7 +682,7 @@ or_set_recv(PG_FUNCTION_ARGS)
 	OrBuilder	b;
 	OrSet	   *result;
 
-	BuilderInit(&b, nvv, 4, 4);
+	BuilderInit(&b, nvv, 4, 4, 0);
 	for (int i = 0; i < nvv; i++)
 	{
 		b.vv[i].node = pq_getmsgint(buf, 4);
@@ -478,9 +711,31 @@ or_set_recv(PG_FUNCTION_ARGS)
 		}
 		BuilderEndElem(&b);
 	}
+	if (buf->cursor < buf->len)
+	{
+		int			ncloud = CrdtRecvCount(buf, 12, "or_set");
+
+		for (int k = 0; k < ncloud; k++)
+		{
+			int32		node = pq_getmsgint(buf, 4);
+
+			BuilderAddCloud(&b, node, pq_getmsgint64(buf));
+		}
+	}
 	result = BuilderFinish(&b);
 	CheckOrSet(result, true);
 	PG_RETURN_POINTER(result);
+}
+
+static void
+SendDots(StringInfo buf, const OrDot *dots, int n)
+{
+	pq_sendint32(buf, n);
+	for (int k = 0; k < n; k++)
+	{
+		pq_sendint32(buf, dots[k].node);
+		pq_sendint64(buf, dots[k].counter);
+	}
 }
 
 /* or_set_send */
@@ -493,51 +748,88 @@ or_set_send(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
-	pq_sendint32(&buf, s->nvv);
-	for (int i = 0; i < s->nvv; i++)
-	{
-		pq_sendint32(&buf, OrVV(s)[i].node);
-		pq_sendint64(&buf, OrVV(s)[i].counter);
-	}
+	SendDots(&buf, OrVV(s), s->nvv);
 	pq_sendint32(&buf, s->nelems);
 	for (int e = 0; e < s->nelems; e++)
 	{
-		OrDot	   *d = OrDots(s) + elems[e].dot_start;
-
 		CrdtSendText(&buf, OrText(s) + elems[e].text_off, elems[e].text_len);
-		pq_sendint32(&buf, elems[e].dot_count);
-		for (int k = 0; k < elems[e].dot_count; k++)
-		{
-			pq_sendint32(&buf, d[k].node);
-			pq_sendint64(&buf, d[k].counter);
-		}
+		SendDots(&buf, OrDots(s) + elems[e].dot_start, elems[e].dot_count);
 	}
+	if (OrNCloud(s) > 0)
+		SendDots(&buf, OrCloud(s), OrNCloud(s));
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* The counter a version vector holds for node, 0 if none; short vectors are scanned. */
-static inline int64
-VVFind(const OrDot *vv, int nvv, int32 node)
+/*
+ * One side of a merge, with a lazily built index of its held dots: only
+ * dots of 0.1 values (covered by a version vector) ever need it, to tell a
+ * removed dot from a dot reused on another element.
+ */
+typedef struct MergeSide
 {
-	if (nvv <= 8)
-	{
-		for (int i = 0; i < nvv; i++)
-			if (vv[i].node >= node)
-				return vv[i].node == node ? vv[i].counter : 0;
-		return 0;
-	}
-	return VVGet(vv, nvv, node);
+	OrSet	   *s;
+	OrDot	   *cloud;
+	int			ncloud;
+	OrDot	   *held_index;		/* held dots sorted, pad = element index */
+	int			nheld;
+} MergeSide;
+
+static void
+ForkConflict(MergeSide *side, int k, const char *text, int len)
+{
+	OrElem	   *other = &OrElems(side->s)[side->held_index[k].pad];
+
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("cannot merge or_set states that tag different elements with the same dot"),
+			 errdetail("Dot (%d, " INT64_FORMAT ") tags \"%.*s\" in one state and \"%.*s\" in the other.",
+					   side->held_index[k].node, side->held_index[k].counter, len, text,
+					   other->text_len, OrText(side->s) + other->text_off),
+			 errhint("Such states were built independently on one node by geoshard 0.1, which reused dots; "
+					 "rebuild one of them with or_set_add from '{}' for each of its elements, then merge.")));
 }
 
 /*
- * Append to out the dots of one element to keep: those in both a and b, and
- * those of one side that the other side's version vector has not covered.
- * Either side may be empty (the element is on one side only).  Returns the
- * number of dots written.
+ * True when side's context holds dot d, which side does not tag element
+ * (text, len) with: d is then dropped from that element.
+ */
+static bool
+SideHasSeen(MergeSide *side, const OrDot *d, const char *text, int len)
+{
+	if (d->counter <= VVFind(OrVV(side->s), side->s->nvv, d->node))
+	{
+		int			k;
+
+		/* a 0.1 dot: removed, unless side reused it for another element */
+		if (side->held_index == NULL)
+		{
+			OrElem	   *elems = OrElems(side->s);
+
+			side->nheld = OrNHeld(side->s);
+			side->held_index = palloc(sizeof(OrDot) * Max(side->nheld, 1));
+			memcpy(side->held_index, OrDots(side->s), sizeof(OrDot) * side->nheld);
+			for (int e = 0; e < side->s->nelems; e++)
+				for (int i = 0; i < elems[e].dot_count; i++)
+					side->held_index[elems[e].dot_start + i].pad = e;
+			qsort(side->held_index, side->nheld, sizeof(OrDot), CompareDots);
+		}
+		k = DotFind(side->held_index, side->nheld, d);
+		if (k >= 0)
+			ForkConflict(side, k, text, len);
+		return true;
+	}
+	return side->ncloud > 0 && DotFind(side->cloud, side->ncloud, d) >= 0;
+}
+
+/*
+ * Append to out the dots of one element to keep: those both sides tag it
+ * with, and those of one side that the other side has not seen.  Either
+ * side may be empty (the element is on one side only).  Returns the number
+ * of dots written.
  */
 static int
-MergeDots(OrDot *out, const OrDot *a, int na, const OrDot *avv, int navv,
-		  const OrDot *b, int nb, const OrDot *bvv, int nbvv)
+MergeDots(OrDot *out, const OrDot *a, int na, MergeSide *sa,
+		  const OrDot *b, int nb, MergeSide *sb, const char *text, int len)
 {
 	int			i = 0,
 				j = 0,
@@ -545,28 +837,23 @@ MergeDots(OrDot *out, const OrDot *a, int na, const OrDot *avv, int navv,
 
 	while (i < na || j < nb)
 	{
-		if (j >= nb || (i < na && a[i].node < b[j].node))
+		int			cmp = j >= nb ? -1 : i >= na ? 1 : DotCmp(&a[i], &b[j]);
+
+		if (cmp == 0)
 		{
-			if (a[i].counter > VVFind(bvv, nbvv, a[i].node))
+			out[n++] = a[i++];
+			j++;
+		}
+		else if (cmp < 0)
+		{
+			if (!SideHasSeen(sb, &a[i], text, len))
 				out[n++] = a[i];
 			i++;
-		}
-		else if (i >= na || b[j].node < a[i].node)
-		{
-			if (b[j].counter > VVFind(avv, navv, b[j].node))
-				out[n++] = b[j];
-			j++;
 		}
 		else
 		{
-			/* same node: equal dots are kept; of two, the one the other side has not seen */
-			if (a[i].counter == b[j].counter)
-				out[n++] = a[i];
-			else if (a[i].counter > b[j].counter && a[i].counter > VVFind(bvv, nbvv, a[i].node))
-				out[n++] = a[i];
-			else if (b[j].counter > a[i].counter && b[j].counter > VVFind(avv, navv, b[j].node))
+			if (!SideHasSeen(sa, &b[j], text, len))
 				out[n++] = b[j];
-			i++;
 			j++;
 		}
 	}
@@ -576,7 +863,7 @@ MergeDots(OrDot *out, const OrDot *a, int na, const OrDot *avv, int navv,
 /*
  * The merge, in one pass written straight into the result: the result is
  * allocated for the largest possible outcome with its regions at their
- * worst-case offsets, filled, then compacted with three moves.
+ * worst-case offsets, filled, then compacted.
  */
 static OrSet *
 OrSetMerge(OrSet *a, OrSet *b)
@@ -587,32 +874,41 @@ OrSetMerge(OrSet *a, OrSet *b)
 	const OrDot *bd = OrDots(b);
 	const char *at = OrText(a);
 	const char *bt = OrText(b);
+	MergeSide	sa = {a, OrCloud(a), OrNCloud(a), NULL, 0};
+	MergeSide	sb = {b, OrCloud(b), OrNCloud(b), NULL, 0};
 	int			max_vv = a->nvv + b->nvv;
-	int			max_dots = a->ndots + b->ndots;
+	int			max_held = OrNHeld(a) + OrNHeld(b);
+	int			max_cloud = sa.ncloud + sb.ncloud;
 	int			max_elems = a->nelems + b->nelems;
 	Size		max_text = VARSIZE(a) + VARSIZE(b);
-	Size		size = offsetof(OrSet, data) + sizeof(OrDot) * ((Size) max_vv + max_dots) +
-		sizeof(OrElem) * (Size) max_elems + max_text;
+	Size		size;
 	OrSet	   *r;
 	OrDot	   *vv;
 	OrDot	   *dots;
+	OrDot	   *cloud;
 	OrElem	   *elems;
 	char	   *text;
 	int			nvv = 0,
 				ndots = 0,
+				ncloud = 0,
 				nelems = 0;
 	int32		ntext = 0;
 	int			i = 0,
 				j = 0;
 
+	/* a state merged with itself, the common case of a replayed sync */
+	if (VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0)
+		return a;
+
+	size = offsetof(OrSet, data) + sizeof(OrDot) * ((Size) max_vv + max_held + max_cloud) +
+		sizeof(OrElem) * (Size) max_elems + max_text;
 	if (size > MaxAllocSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("or_set is too large (%zu bytes)", size)));
+		OrSetTooLarge(size);
 	r = palloc(size);
 	vv = r->data;
 	dots = vv + max_vv;
-	elems = (OrElem *) (dots + max_dots);
+	cloud = dots + max_held;
+	elems = (OrElem *) (cloud + max_cloud);
 	text = (char *) (elems + max_elems);
 
 	/* version vectors: per-node maximum */
@@ -637,6 +933,7 @@ OrSetMerge(OrSet *a, OrSet *b)
 	{
 		const OrElem *x = NULL;
 		const OrElem *y = NULL;
+		const OrElem *src;
 		int			kept;
 
 		if (j >= b->nelems)
@@ -653,6 +950,7 @@ OrSetMerge(OrSet *a, OrSet *b)
 			if (cmp >= 0)
 				y = &be[j++];
 		}
+		src = x != NULL ? x : y;
 
 		if (x != NULL && y != NULL && x->dot_count == y->dot_count &&
 			memcmp(ad + x->dot_start, bd + y->dot_start, sizeof(OrDot) * x->dot_count) == 0)
@@ -663,13 +961,12 @@ OrSetMerge(OrSet *a, OrSet *b)
 		}
 		else
 			kept = MergeDots(dots + ndots,
-							 x ? ad + x->dot_start : NULL, x ? x->dot_count : 0, OrVV(a), a->nvv,
-							 y ? bd + y->dot_start : NULL, y ? y->dot_count : 0, OrVV(b), b->nvv);
+							 x ? ad + x->dot_start : NULL, x ? x->dot_count : 0, &sa,
+							 y ? bd + y->dot_start : NULL, y ? y->dot_count : 0, &sb,
+							 (x != NULL ? at : bt) + src->text_off, src->text_len);
 
 		if (kept > 0)
 		{
-			const OrElem *src = x != NULL ? x : y;
-
 			elems[nelems].text_off = ntext;
 			elems[nelems].text_len = src->text_len;
 			elems[nelems].dot_start = ndots;
@@ -681,14 +978,30 @@ OrSetMerge(OrSet *a, OrSet *b)
 		}
 	}
 
+	/* clouds: union, less what the merged version vector covers */
+	i = j = 0;
+	while (i < sa.ncloud || j < sb.ncloud)
+	{
+		int			cmp = j >= sb.ncloud ? -1 : i >= sa.ncloud ? 1 : DotCmp(&sa.cloud[i], &sb.cloud[j]);
+		const OrDot *d = cmp <= 0 ? &sa.cloud[i] : &sb.cloud[j];
+
+		if (d->counter > VVFind(vv, nvv, d->node))
+			cloud[ncloud++] = *d;
+		if (cmp <= 0)
+			i++;
+		if (cmp >= 0)
+			j++;
+	}
+
 	/* close the gaps between the regions */
 	memmove(vv + nvv, dots, sizeof(OrDot) * ndots);
-	memmove(vv + nvv + ndots, elems, sizeof(OrElem) * nelems);
-	memmove((char *) ((OrElem *) (vv + nvv + ndots) + nelems), text, ntext);
+	memmove(vv + nvv + ndots, cloud, sizeof(OrDot) * ncloud);
+	memmove(vv + nvv + ndots + ncloud, elems, sizeof(OrElem) * nelems);
+	memmove((char *) ((OrElem *) (vv + nvv + ndots + ncloud) + nelems), text, ntext);
 	r->nvv = nvv;
-	r->ndots = ndots;
+	r->ndots = ndots + ncloud;
 	r->nelems = nelems;
-	SET_VARSIZE(r, offsetof(OrSet, data) + sizeof(OrDot) * ((Size) nvv + ndots) +
+	SET_VARSIZE(r, offsetof(OrSet, data) + sizeof(OrDot) * ((Size) nvv + ndots + ncloud) +
 				sizeof(OrElem) * (Size) nelems + ntext);
 	return r;
 }
@@ -703,47 +1016,43 @@ or_set_merge(PG_FUNCTION_ARGS)
 }
 
 /*
- * Copy s into a builder, leaving out element text (if given) so the caller
- * can put it back with new dots, or not at all.
+ * A dot of an element this state stops tagging it with (removed, or
+ * superseded by a new add) stays in the context: in the cloud, unless the
+ * version vector already covers it.  The cloud is kept sorted.
  */
 static void
-CopyWithout(OrBuilder *b, OrSet *s, const char *text, int len, bool add)
+RetireDot(OrBuilder *b, const OrDot *d)
+{
+	int			pos;
+
+	if (d->counter <= VVGet(b->vv, b->nvv, d->node))
+		return;
+	BuilderAddCloud(b, d->node, d->counter);
+	for (pos = b->ncloud - 1; pos > 0 && DotCmp(&b->cloud[pos - 1], d) > 0; pos--)
+		b->cloud[pos] = b->cloud[pos - 1];
+	b->cloud[pos] = *d;
+	b->cloud[pos].pad = OR_DOT_CLOUD;
+}
+
+/*
+ * Copy s into a builder with element (text, len) retired, and, when add,
+ * put back with the single dot (node, counter).
+ */
+static void
+CopyWith(OrBuilder *b, OrSet *s, const char *text, int len, bool add, int32 node, int64 counter)
 {
 	OrElem	   *elems = OrElems(s);
-	int32		node = add ? CrdtNodeId() : 0;
-	int64		counter = 0;
 	bool		placed = false;
 
 	memcpy(b->vv, OrVV(s), sizeof(OrDot) * s->nvv);
 	b->nvv = s->nvv;
-	if (add)
-	{
-		/* the next counter of this node, opening its entry if need be */
-		int			pos = 0;
-
-		while (pos < b->nvv && b->vv[pos].node < node)
-			pos++;
-		if (pos < b->nvv && b->vv[pos].node == node)
-		{
-			if (b->vv[pos].counter == PG_INT64_MAX)
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("or_set counter of node %d is out of range", node)));
-			counter = ++b->vv[pos].counter;
-		}
-		else
-		{
-			memmove(&b->vv[pos + 1], &b->vv[pos], sizeof(OrDot) * (b->nvv - pos));
-			b->vv[pos].node = node;
-			b->vv[pos].pad = 0;
-			b->vv[pos].counter = counter = 1;
-			b->nvv++;
-		}
-	}
+	memcpy(b->cloud, OrCloud(s), sizeof(OrDot) * OrNCloud(s));
+	b->ncloud = OrNCloud(s);
 
 	for (int e = 0; e < s->nelems; e++)
 	{
 		const char *etext = OrText(s) + elems[e].text_off;
+		const OrDot *edots = OrDots(s) + elems[e].dot_start;
 		int			cmp = CrdtCompareText(etext, elems[e].text_len, text, len);
 
 		if (cmp > 0 && add && !placed)
@@ -755,20 +1064,13 @@ CopyWithout(OrBuilder *b, OrSet *s, const char *text, int len, bool add)
 		}
 		if (cmp == 0)
 		{
-			if (add)
-			{
-				/* the new dot replaces every dot this state has for it */
-				BuilderAddElem(b, text, len);
-				BuilderAddDot(b, node, counter);
-				BuilderEndElem(b);
-				placed = true;
-			}
+			for (int k = 0; k < elems[e].dot_count; k++)
+				RetireDot(b, &edots[k]);
 			continue;
 		}
 		BuilderAddElem(b, etext, elems[e].text_len);
 		for (int k = 0; k < elems[e].dot_count; k++)
-			BuilderAddDot(b, OrDots(s)[elems[e].dot_start + k].node,
-						  OrDots(s)[elems[e].dot_start + k].counter);
+			BuilderAddDot(b, edots[k].node, edots[k].counter);
 		BuilderEndElem(b);
 	}
 	if (add && !placed)
@@ -779,17 +1081,38 @@ CopyWithout(OrBuilder *b, OrSet *s, const char *text, int len, bool add)
 	}
 }
 
-/* or_set_add(s, elem): add elem as this node */
+/* or_set_add(s, elem): add elem as this node, with a new dot */
 PG_FUNCTION_INFO_V1(or_set_add);
 Datum
 or_set_add(PG_FUNCTION_ARGS)
 {
 	OrSet	   *s = PG_GETARG_ORSET_P(0);
 	text	   *elem = PG_GETARG_TEXT_PP(1);
+	int32		node = CrdtNodeId();
+	int64		floor;
+	uint64		tick;
 	OrBuilder	b;
 
-	BuilderInit(&b, s->nvv + 1, s->nelems + 1, s->ndots + 1);
-	CopyWithout(&b, s, VARDATA_ANY(elem), VARSIZE_ANY_EXHDR(elem), true);
+	if (!HlcClockIsShared())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("or_set_add needs geoshard in shared_preload_libraries"),
+				 errdetail("Dots come from the server-wide clock; without it two sessions could tag different elements with the same dot."),
+				 errhint("Add geoshard to shared_preload_libraries and restart the server.")));
+
+	/* the new dot must be later than any dot of this node that s has seen */
+	floor = VVGet(OrVV(s), s->nvv, node);
+	for (int k = 0; k < s->ndots; k++)
+		if (OrDots(s)[k].node == node && OrDots(s)[k].counter > floor)
+			floor = OrDots(s)[k].counter;
+	tick = HlcTick((uint64) floor);
+	if (tick > (uint64) PG_INT64_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("or_set dot counter of node %d is out of range", node)));
+
+	BuilderInit(&b, s->nvv, s->nelems + 1, s->ndots + 1, OrNCloud(s) + 4);
+	CopyWith(&b, s, VARDATA_ANY(elem), VARSIZE_ANY_EXHDR(elem), true, node, (int64) tick);
 	PG_RETURN_POINTER(BuilderFinish(&b));
 }
 
@@ -802,8 +1125,8 @@ or_set_remove(PG_FUNCTION_ARGS)
 	text	   *elem = PG_GETARG_TEXT_PP(1);
 	OrBuilder	b;
 
-	BuilderInit(&b, s->nvv, s->nelems, s->ndots);
-	CopyWithout(&b, s, VARDATA_ANY(elem), VARSIZE_ANY_EXHDR(elem), false);
+	BuilderInit(&b, s->nvv, s->nelems, s->ndots, s->ndots);
+	CopyWith(&b, s, VARDATA_ANY(elem), VARSIZE_ANY_EXHDR(elem), false, 0, 0);
 	PG_RETURN_POINTER(BuilderFinish(&b));
 }
 

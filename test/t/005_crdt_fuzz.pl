@@ -26,8 +26,10 @@ my %seeds = (
 	lww_register => q{ARRAY[lww_register_send(lww_register('{"a":[1,2,{"b":null}]}'::jsonb)),
 							lww_register_send(lww_register('"x"'::jsonb))]},
 	or_set => q{ARRAY[or_set_send('{}'), or_set_send(or_set_add(or_set_add('{}', 'a'), 'bb')),
-					  or_set_send('{"vv":{"1":3,"2":4},"elems":{"x":{"1":3},"y":{"1":2,"2":4}}}')]},
-	lww_set => q{ARRAY[lww_set_send('{}'), lww_set_send(lww_set_remove(lww_set_add('{}', 'a'), 'b'))]});
+					  or_set_send('{"vv":{"1":3,"2":4},"elems":{"x":{"1":3},"y":{"1":2,"2":4}}}'),
+					  or_set_send(or_set_remove(or_set_add(or_set_add('{}', 'a'), 'b'), 'a')),
+					  or_set_send('{"vv":{"1":1},"elems":{"a":{"1":1,"2":[5,9]}},"cloud":{"2":[3,4],"3":7}}')]},
+	lww_set => q{ARRAY[lww_set_send('{}'), lww_set_send(lww_set_remove(lww_set_add(lww_set_add('{}', 'a'), 'b'), 'a'))]});
 my %iterations = (quadkey => 300000, hlc => 300000, g_counter => 600000, pn_counter => 500000,
 	lww_register => 400000, or_set => 700000, lww_set => 600000);
 
