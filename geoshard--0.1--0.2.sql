@@ -123,75 +123,8 @@ COMMENT ON FUNCTION geoshard.shards_changed() IS
 
 -- ===== crdt =====
 
--- crdt_merge_agg changes its transition type (internal, merged as a tree):
--- an aggregate's state type cannot be altered, so it is dropped and created
--- again.  A view that uses crdt_merge_agg blocks this DROP; recreate such a
--- view after the update (docs/operations.md).
-DROP AGGREGATE crdt_merge_agg(g_counter);
-DROP AGGREGATE crdt_merge_agg(pn_counter);
-DROP AGGREGATE crdt_merge_agg(lww_register);
-DROP AGGREGATE crdt_merge_agg(or_set);
-DROP AGGREGATE crdt_merge_agg(lww_set);
-
--- crdt_merge_agg: an internal transition state merged as a balanced tree,
--- so a column of n states costs about n log n, not n^2 (src/crdt/merge_agg.c)
-
-CREATE FUNCTION crdt_merge_agg_trans(internal, g_counter) RETURNS internal
-	AS 'MODULE_PATHNAME', 'g_counter_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_trans(internal, pn_counter) RETURNS internal
-	AS 'MODULE_PATHNAME', 'pn_counter_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_trans(internal, lww_register) RETURNS internal
-	AS 'MODULE_PATHNAME', 'lww_register_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_trans(internal, or_set) RETURNS internal
-	AS 'MODULE_PATHNAME', 'or_set_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_trans(internal, lww_set) RETURNS internal
-	AS 'MODULE_PATHNAME', 'lww_set_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_final(internal, g_counter) RETURNS g_counter
-	AS 'MODULE_PATHNAME', 'crdt_merge_agg_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_final(internal, pn_counter) RETURNS pn_counter
-	AS 'MODULE_PATHNAME', 'crdt_merge_agg_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_final(internal, lww_register) RETURNS lww_register
-	AS 'MODULE_PATHNAME', 'crdt_merge_agg_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_final(internal, or_set) RETURNS or_set
-	AS 'MODULE_PATHNAME', 'crdt_merge_agg_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_final(internal, lww_set) RETURNS lww_set
-	AS 'MODULE_PATHNAME', 'crdt_merge_agg_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_combine(internal, internal) RETURNS internal
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_serial(internal) RETURNS bytea
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION crdt_merge_agg_deserial(bytea, internal) RETURNS internal
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE AGGREGATE crdt_merge_agg(g_counter) (
-	SFUNC = crdt_merge_agg_trans, STYPE = internal,
-	FINALFUNC = crdt_merge_agg_final, FINALFUNC_EXTRA,
-	COMBINEFUNC = crdt_merge_agg_combine,
-	SERIALFUNC = crdt_merge_agg_serial, DESERIALFUNC = crdt_merge_agg_deserial,
-	PARALLEL = SAFE);
-CREATE AGGREGATE crdt_merge_agg(pn_counter) (
-	SFUNC = crdt_merge_agg_trans, STYPE = internal,
-	FINALFUNC = crdt_merge_agg_final, FINALFUNC_EXTRA,
-	COMBINEFUNC = crdt_merge_agg_combine,
-	SERIALFUNC = crdt_merge_agg_serial, DESERIALFUNC = crdt_merge_agg_deserial,
-	PARALLEL = SAFE);
-CREATE AGGREGATE crdt_merge_agg(lww_register) (
-	SFUNC = crdt_merge_agg_trans, STYPE = internal,
-	FINALFUNC = crdt_merge_agg_final, FINALFUNC_EXTRA,
-	COMBINEFUNC = crdt_merge_agg_combine,
-	SERIALFUNC = crdt_merge_agg_serial, DESERIALFUNC = crdt_merge_agg_deserial,
-	PARALLEL = SAFE);
-CREATE AGGREGATE crdt_merge_agg(or_set) (
-	SFUNC = crdt_merge_agg_trans, STYPE = internal,
-	FINALFUNC = crdt_merge_agg_final, FINALFUNC_EXTRA,
-	COMBINEFUNC = crdt_merge_agg_combine,
-	SERIALFUNC = crdt_merge_agg_serial, DESERIALFUNC = crdt_merge_agg_deserial,
-	PARALLEL = SAFE);
-CREATE AGGREGATE crdt_merge_agg(lww_set) (
-	SFUNC = crdt_merge_agg_trans, STYPE = internal,
-	FINALFUNC = crdt_merge_agg_final, FINALFUNC_EXTRA,
-	COMBINEFUNC = crdt_merge_agg_combine,
-	SERIALFUNC = crdt_merge_agg_serial, DESERIALFUNC = crdt_merge_agg_deserial,
-	PARALLEL = SAFE);
+-- crdt_merge_agg keeps its 0.1 definition (crdt_merge as transition and
+-- combine function); the library makes it linear (src/crdt/merge_agg.c).
 
 -- equality and hashing of states: equal means the same state, byte for byte
 -- (src/crdt/crdt_ops.c)
@@ -350,8 +283,6 @@ COMMENT ON FUNCTION crdt_merge(g_counter, g_counter) IS 'merge two g_counter sta
 COMMENT ON OPERATOR || (g_counter, g_counter) IS 'merge two g_counter states, as crdt_merge';
 COMMENT ON FUNCTION crdt_value(g_counter) IS 'the count: the sum over nodes';
 COMMENT ON AGGREGATE crdt_merge_agg(g_counter) IS 'merge every g_counter state of a group; NULL when there is none';
-COMMENT ON FUNCTION crdt_merge_agg_trans(internal, g_counter) IS 'crdt_merge_agg(g_counter) support: collect a state';
-COMMENT ON FUNCTION crdt_merge_agg_final(internal, g_counter) IS 'crdt_merge_agg(g_counter) support: the merged state';
 COMMENT ON FUNCTION g_counter_eq(g_counter, g_counter) IS 'equal g_counter states: the same state byte for byte, not merely the same value';
 COMMENT ON FUNCTION g_counter_ne(g_counter, g_counter) IS 'different g_counter states';
 COMMENT ON OPERATOR = (g_counter, g_counter) IS 'equal g_counter states: the same state byte for byte, not merely the same value';
@@ -362,8 +293,6 @@ COMMENT ON FUNCTION crdt_merge(pn_counter, pn_counter) IS 'merge two pn_counter 
 COMMENT ON OPERATOR || (pn_counter, pn_counter) IS 'merge two pn_counter states, as crdt_merge';
 COMMENT ON FUNCTION crdt_value(pn_counter) IS 'the count: increments minus decrements';
 COMMENT ON AGGREGATE crdt_merge_agg(pn_counter) IS 'merge every pn_counter state of a group; NULL when there is none';
-COMMENT ON FUNCTION crdt_merge_agg_trans(internal, pn_counter) IS 'crdt_merge_agg(pn_counter) support: collect a state';
-COMMENT ON FUNCTION crdt_merge_agg_final(internal, pn_counter) IS 'crdt_merge_agg(pn_counter) support: the merged state';
 COMMENT ON FUNCTION pn_counter_eq(pn_counter, pn_counter) IS 'equal pn_counter states: the same state byte for byte, not merely the same value';
 COMMENT ON FUNCTION pn_counter_ne(pn_counter, pn_counter) IS 'different pn_counter states';
 COMMENT ON OPERATOR = (pn_counter, pn_counter) IS 'equal pn_counter states: the same state byte for byte, not merely the same value';
@@ -374,8 +303,6 @@ COMMENT ON FUNCTION crdt_merge(lww_register, lww_register) IS 'merge two lww_reg
 COMMENT ON OPERATOR || (lww_register, lww_register) IS 'merge two lww_register states, as crdt_merge';
 COMMENT ON FUNCTION crdt_value(lww_register) IS 'the jsonb value';
 COMMENT ON AGGREGATE crdt_merge_agg(lww_register) IS 'merge every lww_register state of a group; NULL when there is none';
-COMMENT ON FUNCTION crdt_merge_agg_trans(internal, lww_register) IS 'crdt_merge_agg(lww_register) support: collect a state';
-COMMENT ON FUNCTION crdt_merge_agg_final(internal, lww_register) IS 'crdt_merge_agg(lww_register) support: the merged state';
 COMMENT ON FUNCTION lww_register_eq(lww_register, lww_register) IS 'equal lww_register states: the same state byte for byte, not merely the same value';
 COMMENT ON FUNCTION lww_register_ne(lww_register, lww_register) IS 'different lww_register states';
 COMMENT ON OPERATOR = (lww_register, lww_register) IS 'equal lww_register states: the same state byte for byte, not merely the same value';
@@ -386,8 +313,6 @@ COMMENT ON FUNCTION crdt_merge(or_set, or_set) IS 'merge two or_set states (add-
 COMMENT ON OPERATOR || (or_set, or_set) IS 'merge two or_set states, as crdt_merge';
 COMMENT ON FUNCTION crdt_value(or_set) IS 'the elements, sorted by bytes';
 COMMENT ON AGGREGATE crdt_merge_agg(or_set) IS 'merge every or_set state of a group; NULL when there is none';
-COMMENT ON FUNCTION crdt_merge_agg_trans(internal, or_set) IS 'crdt_merge_agg(or_set) support: collect a state';
-COMMENT ON FUNCTION crdt_merge_agg_final(internal, or_set) IS 'crdt_merge_agg(or_set) support: the merged state';
 COMMENT ON FUNCTION or_set_eq(or_set, or_set) IS 'equal or_set states: the same state byte for byte, not merely the same value';
 COMMENT ON FUNCTION or_set_ne(or_set, or_set) IS 'different or_set states';
 COMMENT ON OPERATOR = (or_set, or_set) IS 'equal or_set states: the same state byte for byte, not merely the same value';
@@ -398,17 +323,12 @@ COMMENT ON FUNCTION crdt_merge(lww_set, lww_set) IS 'merge two lww_set states (t
 COMMENT ON OPERATOR || (lww_set, lww_set) IS 'merge two lww_set states, as crdt_merge';
 COMMENT ON FUNCTION crdt_value(lww_set) IS 'the elements added no earlier than removed, sorted by bytes';
 COMMENT ON AGGREGATE crdt_merge_agg(lww_set) IS 'merge every lww_set state of a group; NULL when there is none';
-COMMENT ON FUNCTION crdt_merge_agg_trans(internal, lww_set) IS 'crdt_merge_agg(lww_set) support: collect a state';
-COMMENT ON FUNCTION crdt_merge_agg_final(internal, lww_set) IS 'crdt_merge_agg(lww_set) support: the merged state';
 COMMENT ON FUNCTION lww_set_eq(lww_set, lww_set) IS 'equal lww_set states: the same state byte for byte, not merely the same value';
 COMMENT ON FUNCTION lww_set_ne(lww_set, lww_set) IS 'different lww_set states';
 COMMENT ON OPERATOR = (lww_set, lww_set) IS 'equal lww_set states: the same state byte for byte, not merely the same value';
 COMMENT ON OPERATOR <> (lww_set, lww_set) IS 'different lww_set states';
 COMMENT ON FUNCTION lww_set_hash(lww_set) IS 'hash support for lww_set';
 COMMENT ON FUNCTION lww_set_hash_extended(lww_set, int8) IS 'hash support for lww_set, with a seed';
-COMMENT ON FUNCTION crdt_merge_agg_combine(internal, internal) IS 'crdt_merge_agg support: join two partial states';
-COMMENT ON FUNCTION crdt_merge_agg_serial(internal) IS 'crdt_merge_agg support: a partial state as bytes, for parallel workers';
-COMMENT ON FUNCTION crdt_merge_agg_deserial(bytea, internal) IS 'crdt_merge_agg support: a partial state from bytes';
 COMMENT ON FUNCTION lww_register(jsonb) IS 'a register holding value, written now by this node';
 COMMENT ON FUNCTION lww_register(jsonb, hlc) IS 'a register holding value, written at ts (node id 1 or more)';
 COMMENT ON FUNCTION lww_register_ts(lww_register) IS 'when and by which node the value was written';

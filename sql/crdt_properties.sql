@@ -220,6 +220,28 @@ SELECT k AS kind, fold_equals_agg(k) FROM (VALUES ('g_counter'), ('pn_counter'),
 DROP FUNCTION fold_equals_agg(text);
 SELECT crdt_merge_agg(s) IS NULL AS no_rows FROM (SELECT NULL::lww_set AS s WHERE false) t;
 SELECT crdt_merge_agg(s) IS NULL AS only_nulls FROM (VALUES (NULL::pn_counter), (NULL)) t(s);
+-- the accumulating transition value under every executor path: sorted and
+-- hashed groups, running and sliding windows, and a result stored in a table
+SET enable_hashagg = off;
+CREATE TEMP TABLE by_sort AS
+	SELECT id % 5 AS grp, crdt_merge_agg(s::or_set)::text AS o FROM states WHERE kind = 'or_set' GROUP BY 1;
+RESET enable_hashagg;
+SET enable_sort = off;
+SELECT count(*) AS groups, bool_and(h.o = s.o) AS hashed_equals_sorted
+FROM (SELECT id % 5 AS grp, crdt_merge_agg(s::or_set)::text AS o FROM states WHERE kind = 'or_set' GROUP BY 1) h
+JOIN by_sort s USING (grp);
+RESET enable_sort;
+SELECT bool_and(w = f) AS running_window_equals_fold FROM (
+	SELECT crdt_merge_agg(s::lww_set) OVER (ORDER BY id)::text AS w,
+		   (SELECT crdt_merge_agg(s2.s::lww_set)::text FROM states s2 WHERE s2.kind = 'lww_set' AND s2.id <= s1.id) AS f
+	FROM states s1 WHERE kind = 'lww_set') t;
+SELECT bool_and(w = crdt_merge(p::g_counter, c::g_counter)::text) AS sliding_window_equals_pairs FROM (
+	SELECT s AS c, lag(s) OVER (ORDER BY id) AS p,
+		   crdt_merge_agg(s::g_counter) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)::text AS w
+	FROM states WHERE kind = 'g_counter') t;
+CREATE TEMP TABLE stored AS SELECT crdt_merge_agg(s::pn_counter) AS m FROM states WHERE kind = 'pn_counter';
+SELECT m::text = (SELECT crdt_merge_agg(s::pn_counter)::text FROM states WHERE kind = 'pn_counter') AS stored_equals_agg FROM stored;
+DROP TABLE by_sort, stored;
 RESET geoshard.node_id;
 DROP TABLE many;
 DROP FUNCTION must_keep(text, text, text);

@@ -362,6 +362,7 @@ PG_FUNCTION_INFO_V1(g_counter_merge);
 Datum
 g_counter_merge(PG_FUNCTION_ARGS)
 {
+	CRDT_MERGE_AGG_STEP(CRDT_G_COUNTER);
 	return CounterMergeNullable(fcinfo, G_WIDTH);
 }
 
@@ -425,6 +426,7 @@ PG_FUNCTION_INFO_V1(pn_counter_merge);
 Datum
 pn_counter_merge(PG_FUNCTION_ARGS)
 {
+	CRDT_MERGE_AGG_STEP(CRDT_PN_COUNTER);
 	return CounterMergeNullable(fcinfo, PN_WIDTH);
 }
 

@@ -37,6 +37,28 @@ typedef struct CrdtReader
 			PG_RETURN_DATUM(PG_GETARG_DATUM(0)); \
 	} while (0)
 
+/*
+ * Called by the executor as crdt_merge_agg's transition or combine function,
+ * crdt_merge accumulates the states and merges them once (merge_agg.c).
+ */
+typedef enum CrdtKind
+{
+	CRDT_G_COUNTER,
+	CRDT_PN_COUNTER,
+	CRDT_LWW_REGISTER,
+	CRDT_OR_SET,
+	CRDT_LWW_SET,
+	CRDT_NKINDS
+} CrdtKind;
+
+extern Datum CrdtMergeAggStep(FunctionCallInfo fcinfo, CrdtKind kind);
+
+#define CRDT_MERGE_AGG_STEP(kind) \
+	do { \
+		if (AggCheckCallContext(fcinfo, NULL)) \
+			return CrdtMergeAggStep(fcinfo, kind); \
+	} while (0)
+
 /* The merge functions, also called by crdt_merge_agg */
 extern Datum g_counter_merge(PG_FUNCTION_ARGS);
 extern Datum pn_counter_merge(PG_FUNCTION_ARGS);

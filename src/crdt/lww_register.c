@@ -183,6 +183,7 @@ lww_register_merge(PG_FUNCTION_ARGS)
 	LwwRegister *b;
 	int			cmp;
 
+	CRDT_MERGE_AGG_STEP(CRDT_LWW_REGISTER);
 	CRDT_MERGE_NULL_SIDES();
 
 	a = PG_GETARG_LWW_P(0);

@@ -339,6 +339,7 @@ lww_set_merge(PG_FUNCTION_ARGS)
 				j = 0,
 				n = 0;
 
+	CRDT_MERGE_AGG_STEP(CRDT_LWW_SET);
 	CRDT_MERGE_NULL_SIDES();
 
 	a = PG_GETARG_LWWSET_P(0);

@@ -4,40 +4,35 @@
  *	  its size (times a log factor), instead of re-copying a growing state
  *	  for every row.
  *
- * 0.1 used crdt_merge itself as the transition function, so every row
- * copied the whole accumulated state: 10,000 one-element sets cost 10,000
- * copies of up to 10,000 elements.  Here the transition state is internal:
- * a stack of states, each with a level, like a binary counter.  A new row
+ * crdt_merge_agg(t) is, as in 0.1, the aggregate with crdt_merge as its
+ * transition and combine function and t as its state type.  Keeping that
+ * definition lets ALTER EXTENSION UPDATE leave the aggregates (and the
+ * users' views that call them) alone; the speed comes from here instead.
+ * Called as an aggregate's transition function, crdt_merge does not merge:
+ * it returns a read-write expanded object (utils/expandeddatum.h) holding a
+ * stack of states, each with a level, like a binary counter.  A new row
  * enters at level 0; two states of one level merge into one of the next.
- * Each input takes part in at most log2(rows) merges, each merge costs the
- * size of its two sides, and the final function folds what is left on the
- * stack (at most log2(rows) states) without changing it.  The merges are
- * commutative and associative, so the shape of the tree does not change the
- * result.
+ * Each input takes part in at most log2(rows) merges, each costing the size
+ * of its two sides.  The executor keeps a read-write expanded transition
+ * value as it is (no copy per row), and flattens it only when the result
+ * is used: then the stack, at most log2(rows) states, is folded once.  The
+ * merges are commutative and associative, so the shape of the tree does
+ * not change the result.
  *
- * Memory: the states on the stack live in the aggregate's context; a merge
- * runs in a scratch context (reset after each), and its result is copied
- * out, so the garbage of merges never piles up.  For parallel aggregation
- * the state is serialised as one folded state after a byte naming its type.
+ * 0.1 merged row by row: every row copied the whole accumulated state, so
+ * 10,000 one-element sets cost 10,000 copies of up to 10,000 elements.
+ *
+ * Memory: the object lives in its own context, a child of the aggregate's
+ * (as the executor requires to keep it); the states on the stack live
+ * there, and a merge runs in a scratch context reset after each.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "utils/builtins.h"
+#include "utils/expandeddatum.h"
 #include "utils/memutils.h"
 
 #include "crdt/crdt.h"
-
-/* The types, in the order of MergeFns; the number is the serialised tag. */
-typedef enum CrdtKind
-{
-	CRDT_G_COUNTER,
-	CRDT_PN_COUNTER,
-	CRDT_LWW_REGISTER,
-	CRDT_OR_SET,
-	CRDT_LWW_SET,
-	CRDT_NKINDS
-} CrdtKind;
 
 static const PGFunction MergeFns[CRDT_NKINDS] = {
 	g_counter_merge, pn_counter_merge, lww_register_merge, or_set_merge, lww_set_merge
@@ -45,41 +40,44 @@ static const PGFunction MergeFns[CRDT_NKINDS] = {
 
 typedef struct CrdtAggState
 {
+	ExpandedObjectHeader hdr;
 	CrdtKind	kind;
-	MemoryContext context;		/* the aggregate's: stack and states */
 	MemoryContext scratch;		/* a merge's own allocations */
 	int			n;				/* states on the stack */
 	int			cap;
-	struct varlena **states;	/* detoasted, in context */
+	struct varlena **states;	/* flat, in hdr.eoh_context */
 	int		   *levels;
+	struct varlena *folded;		/* the merge of the stack, once asked for */
 } CrdtAggState;
 
-static MemoryContext
-AggContext(FunctionCallInfo fcinfo)
-{
-	MemoryContext context;
+static Size CrdtAggFlatSize(ExpandedObjectHeader *eohptr);
+static void CrdtAggFlatten(ExpandedObjectHeader *eohptr, void *result, Size allocated_size);
 
-	if (!AggCheckCallContext(fcinfo, &context))
-		elog(ERROR, "crdt_merge_agg support function called in non-aggregate context");
-	return context;
-}
+static const ExpandedObjectMethods CrdtAggMethods = {
+	CrdtAggFlatSize,
+	CrdtAggFlatten
+};
 
 static CrdtAggState *
-AggStateNew(MemoryContext context, CrdtKind kind)
+AggStateNew(MemoryContext aggcontext, CrdtKind kind)
 {
+	MemoryContext context = AllocSetContextCreate(aggcontext, "crdt_merge_agg",
+												  ALLOCSET_DEFAULT_SIZES);
 	CrdtAggState *state = MemoryContextAlloc(context, sizeof(CrdtAggState));
 
+	EOH_init_header(&state->hdr, &CrdtAggMethods, context);
 	state->kind = kind;
-	state->context = context;
-	state->scratch = AllocSetContextCreate(context, "crdt_merge_agg scratch", ALLOCSET_DEFAULT_SIZES);
+	state->scratch = AllocSetContextCreate(context, "crdt_merge_agg scratch",
+										   ALLOCSET_DEFAULT_SIZES);
 	state->n = 0;
 	state->cap = 16;
 	state->states = MemoryContextAlloc(context, sizeof(struct varlena *) * state->cap);
 	state->levels = MemoryContextAlloc(context, sizeof(int) * state->cap);
+	state->folded = NULL;
 	return state;
 }
 
-/* Merge two states in the scratch context; the result is in state->context. */
+/* Merge two states in the scratch context; the result is in the object's. */
 static struct varlena *
 MergeTwo(CrdtAggState *state, struct varlena *a, struct varlena *b)
 {
@@ -95,7 +93,7 @@ MergeTwo(CrdtAggState *state, struct varlena *a, struct varlena *b)
 		result = merged;
 	else
 	{
-		result = MemoryContextAlloc(state->context, VARSIZE(merged));
+		result = MemoryContextAlloc(state->hdr.eoh_context, VARSIZE(merged));
 		memcpy(result, merged, VARSIZE(merged));
 	}
 	MemoryContextReset(state->scratch);
@@ -106,10 +104,21 @@ MergeTwo(CrdtAggState *state, struct varlena *a, struct varlena *b)
 	return result;
 }
 
-/* Push a state owned by state->context, merging equal levels. */
+/* Push a copy of a value (any datum of the type), merging equal levels. */
 static void
-AggPush(CrdtAggState *state, struct varlena *value, int level)
+AggPush(CrdtAggState *state, Datum datum)
 {
+	MemoryContext old = MemoryContextSwitchTo(state->hdr.eoh_context);
+	struct varlena *value = PG_DETOAST_DATUM_COPY(datum);
+	int			level = 0;
+
+	MemoryContextSwitchTo(old);
+	if (state->folded != NULL)
+	{
+		/* a window aggregate goes on after a flatten: the fold is stale */
+		pfree(state->folded);
+		state->folded = NULL;
+	}
 	while (state->n > 0 && state->levels[state->n - 1] == level)
 	{
 		value = MergeTwo(state, state->states[state->n - 1], value);
@@ -127,178 +136,81 @@ AggPush(CrdtAggState *state, struct varlena *value, int level)
 	state->n++;
 }
 
-/* Fold the stack into one new state in the current context; the stack stays. */
-static struct varlena *
-AggFold(CrdtAggState *state)
+/* Is this datum one of our read-write objects? */
+static CrdtAggState *
+AggStateOf(Datum datum)
 {
-	Datum		result = PointerGetDatum(state->states[state->n - 1]);
+	ExpandedObjectHeader *eoh;
 
-	for (int i = state->n - 2; i >= 0; i--)
-		result = DirectFunctionCall2(MergeFns[state->kind], PointerGetDatum(state->states[i]), result);
-	return (struct varlena *) DatumGetPointer(result);
+	if (!VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(datum)))
+		return NULL;
+	eoh = DatumGetEOHP(datum);
+	return eoh->eoh_methods == &CrdtAggMethods ? (CrdtAggState *) eoh : NULL;
 }
 
-static Datum
-AggTrans(FunctionCallInfo fcinfo, CrdtKind kind)
+/*
+ * crdt_merge called as crdt_merge_agg's transition or combine function:
+ * add the row's state (argument 1) to the accumulated one (argument 0).
+ */
+Datum
+CrdtMergeAggStep(FunctionCallInfo fcinfo, CrdtKind kind)
 {
-	MemoryContext context = AggContext(fcinfo);
-	CrdtAggState *state = PG_ARGISNULL(0) ? NULL : (CrdtAggState *) PG_GETARG_POINTER(0);
-	MemoryContext old;
-	struct varlena *value;
+	MemoryContext aggcontext;
+	CrdtAggState *state = NULL;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "crdt_merge_agg step called in non-aggregate context");
 
 	if (PG_ARGISNULL(1))
 	{
-		if (state == NULL)
+		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_POINTER(state);
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	if (state == NULL)
-		state = AggStateNew(context, kind);
-	old = MemoryContextSwitchTo(context);
-	value = PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1));
-	MemoryContextSwitchTo(old);
-	AggPush(state, value, 0);
-	PG_RETURN_POINTER(state);
-}
-
-/* crdt_merge_agg_trans(internal, g_counter) */
-PG_FUNCTION_INFO_V1(g_counter_agg_trans);
-Datum
-g_counter_agg_trans(PG_FUNCTION_ARGS)
-{
-	return AggTrans(fcinfo, CRDT_G_COUNTER);
-}
-
-/* crdt_merge_agg_trans(internal, pn_counter) */
-PG_FUNCTION_INFO_V1(pn_counter_agg_trans);
-Datum
-pn_counter_agg_trans(PG_FUNCTION_ARGS)
-{
-	return AggTrans(fcinfo, CRDT_PN_COUNTER);
-}
-
-/* crdt_merge_agg_trans(internal, lww_register) */
-PG_FUNCTION_INFO_V1(lww_register_agg_trans);
-Datum
-lww_register_agg_trans(PG_FUNCTION_ARGS)
-{
-	return AggTrans(fcinfo, CRDT_LWW_REGISTER);
-}
-
-/* crdt_merge_agg_trans(internal, or_set) */
-PG_FUNCTION_INFO_V1(or_set_agg_trans);
-Datum
-or_set_agg_trans(PG_FUNCTION_ARGS)
-{
-	return AggTrans(fcinfo, CRDT_OR_SET);
-}
-
-/* crdt_merge_agg_trans(internal, lww_set) */
-PG_FUNCTION_INFO_V1(lww_set_agg_trans);
-Datum
-lww_set_agg_trans(PG_FUNCTION_ARGS)
-{
-	return AggTrans(fcinfo, CRDT_LWW_SET);
-}
-
-/* crdt_merge_agg_final(internal, t): the merge of every state; NULL if none */
-PG_FUNCTION_INFO_V1(crdt_merge_agg_final);
-Datum
-crdt_merge_agg_final(PG_FUNCTION_ARGS)
-{
-	CrdtAggState *state;
-	struct varlena *result;
-	struct varlena *copy;
-
-	AggContext(fcinfo);
+	/* the first state: the executor copies it; no object needed yet */
 	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	state = (CrdtAggState *) PG_GETARG_POINTER(0);
-	if (state->n == 0)
-		PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 
-	/* a copy: the result must not point into the state, which lives on */
-	result = AggFold(state);
-	copy = palloc(VARSIZE(result));
-	memcpy(copy, result, VARSIZE(result));
-	PG_RETURN_POINTER(copy);
-}
-
-/* crdt_merge_agg_combine(internal, internal): state2's states join state1's */
-PG_FUNCTION_INFO_V1(crdt_merge_agg_combine);
-Datum
-crdt_merge_agg_combine(PG_FUNCTION_ARGS)
-{
-	MemoryContext context = AggContext(fcinfo);
-	CrdtAggState *state1 = PG_ARGISNULL(0) ? NULL : (CrdtAggState *) PG_GETARG_POINTER(0);
-	CrdtAggState *state2 = PG_ARGISNULL(1) ? NULL : (CrdtAggState *) PG_GETARG_POINTER(1);
-
-	if (state2 == NULL || state2->n == 0)
+	state = AggStateOf(PG_GETARG_DATUM(0));
+	if (state == NULL)
 	{
-		if (state1 == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(state1);
+		state = AggStateNew(aggcontext, kind);
+		AggPush(state, PG_GETARG_DATUM(0));
 	}
-	if (state1 == NULL)
-		state1 = AggStateNew(context, state2->kind);
-	else if (state1->kind != state2->kind)
-		elog(ERROR, "crdt_merge_agg cannot combine states of different types");
+	AggPush(state, PG_GETARG_DATUM(1));
+	PG_RETURN_DATUM(EOHPGetRWDatum(&state->hdr));
+}
 
-	for (int i = 0; i < state2->n; i++)
+/* Fold the stack once, into the object's context; the stack stays. */
+static struct varlena *
+AggFold(CrdtAggState *state)
+{
+	if (state->folded == NULL)
 	{
-		struct varlena *copy = MemoryContextAlloc(context, VARSIZE(state2->states[i]));
+		MemoryContext old = MemoryContextSwitchTo(state->hdr.eoh_context);
+		Datum		result = PointerGetDatum(state->states[state->n - 1]);
 
-		memcpy(copy, state2->states[i], VARSIZE(state2->states[i]));
-		AggPush(state1, copy, state2->levels[i]);
+		for (int i = state->n - 2; i >= 0; i--)
+			result = DirectFunctionCall2(MergeFns[state->kind],
+										 PointerGetDatum(state->states[i]), result);
+		/* a merge may return one of its inputs: keep a copy of our own */
+		state->folded = PG_DETOAST_DATUM_COPY(result);
+		MemoryContextSwitchTo(old);
 	}
-	PG_RETURN_POINTER(state1);
+	return state->folded;
 }
 
-/* crdt_merge_agg_serial(internal) -> bytea: the type's tag, then the folded state */
-PG_FUNCTION_INFO_V1(crdt_merge_agg_serial);
-Datum
-crdt_merge_agg_serial(PG_FUNCTION_ARGS)
+static Size
+CrdtAggFlatSize(ExpandedObjectHeader *eohptr)
 {
-	CrdtAggState *state = (CrdtAggState *) PG_GETARG_POINTER(0);
-	struct varlena *folded;
-	bytea	   *result;
-	Size		size;
-
-	AggContext(fcinfo);
-	if (state->n == 0)
-		elog(ERROR, "crdt_merge_agg state is empty");
-	folded = AggFold(state);
-	size = add_size(VARHDRSZ + 1, VARSIZE(folded));
-	if (size > MaxAllocSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("crdt_merge_agg state is too large to pass between parallel workers (%zu bytes)", size)));
-	result = palloc(size);
-	SET_VARSIZE(result, size);
-	VARDATA(result)[0] = (char) state->kind;
-	memcpy(VARDATA(result) + 1, folded, VARSIZE(folded));
-	PG_RETURN_BYTEA_P(result);
+	return VARSIZE(AggFold((CrdtAggState *) eohptr));
 }
 
-/* crdt_merge_agg_deserial(bytea, internal) -> internal */
-PG_FUNCTION_INFO_V1(crdt_merge_agg_deserial);
-Datum
-crdt_merge_agg_deserial(PG_FUNCTION_ARGS)
+static void
+CrdtAggFlatten(ExpandedObjectHeader *eohptr, void *result, Size allocated_size)
 {
-	MemoryContext context = AggContext(fcinfo);
-	bytea	   *data = PG_GETARG_BYTEA_PP(0);
-	Size		len = VARSIZE_ANY_EXHDR(data);
-	const char *p = VARDATA_ANY(data);
-	CrdtAggState *state;
-	struct varlena *value;
+	struct varlena *folded = AggFold((CrdtAggState *) eohptr);
 
-	if (len < 1 + VARHDRSZ || (uint8) p[0] >= CRDT_NKINDS)
-		elog(ERROR, "invalid crdt_merge_agg state");
-	state = AggStateNew(context, (CrdtKind) p[0]);
-	value = MemoryContextAlloc(context, len - 1);
-	memcpy(value, p + 1, len - 1);
-	if (VARSIZE(value) != len - 1)
-		elog(ERROR, "invalid crdt_merge_agg state");
-	AggPush(state, value, 0);
-	PG_RETURN_POINTER(state);
+	Assert(allocated_size == VARSIZE(folded));
+	memcpy(result, folded, allocated_size);
 }
