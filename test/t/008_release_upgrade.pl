@@ -143,6 +143,19 @@ foreach my $release (@releases)
 				  FROM app.upgrade_before WHERE what = 'pin 2') b}),
 		"$release: old values take new writes");
 
+	# A remove made now (kept in the new causal context) wins over the old
+	# state it came from, and an element added now survives a merge with it.
+	is( $new->safe_psql(
+			'postgres', q{
+			SELECT crdt_value(crdt_merge(or_set_add(or_set_remove(tags, 'tag3'), 'new'), tags))
+			FROM app.pins WHERE id = 3}),
+		$new->safe_psql(
+			'postgres', q{
+			SELECT array_agg(e ORDER BY e COLLATE "C")
+			FROM app.pins, unnest(crdt_value(tags) || '{new}'::text[]) e
+			WHERE id = 3 AND e <> 'tag3'}),
+		"$release: a new remove is not undone by the old state");
+
 	# 3. The upgraded extension has exactly the objects of a fresh install.
 	$new->safe_psql('postgres', 'CREATE DATABASE fresh');
 	$new->safe_psql('fresh', 'CREATE EXTENSION geoshard');
