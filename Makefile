@@ -7,7 +7,16 @@
 
 # geoshard_postgis is the PostGIS companion extension (pure SQL, docs/postgis.md).
 EXTENSION = geoshard geoshard_postgis
+
+# Versions.  A released version's install script is a file beside the control
+# file, frozen: never edited again (docs/operations.md#upgrades).  Users reach a
+# later version through upgrade scripts geoshard--<from>--<to>.sql.  The version
+# under development, when it is not released yet, is built from the per-area
+# SQL files below; when it is, those files must still build its frozen script.
 EXTVERSION = 0.2
+RELEASES = 0.1 0.2
+POSTGIS_VERSION = 0.2
+POSTGIS_RELEASES = 0.2
 
 MODULE_big = geoshard
 OBJS = \
@@ -45,11 +54,14 @@ SQL_PARTS = \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql
 
-# The current version's install script is built from the parts above.  Released
-# install scripts are kept frozen beside the control file and never edited; every
-# later change reaches existing installs through an upgrade script (docs/operations.md).
-DATA_built = geoshard--$(EXTVERSION).sql geoshard_postgis--0.2.sql
-DATA = geoshard--0.1.sql $(wildcard geoshard--*--*.sql)
+DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
+	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
+ifeq ($(filter $(EXTVERSION),$(RELEASES)),)
+DATA_built += geoshard--$(EXTVERSION).sql
+endif
+ifeq ($(filter $(POSTGIS_VERSION),$(POSTGIS_RELEASES)),)
+DATA_built += geoshard_postgis--$(POSTGIS_VERSION).sql
+endif
 
 REGRESS = \
 	geo_quadkey \
@@ -96,16 +108,33 @@ endif
 # PGXS does not track header dependencies; rebuild everything when one changes.
 $(OBJS): $(wildcard $(GEOSHARD_SRC)/src/*/*.h)
 
+ifeq ($(filter $(EXTVERSION),$(RELEASES)),)
 geoshard--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
-
-geoshard_postgis--0.2.sql: src/postgis/geoshard_postgis.sql
+endif
+ifeq ($(filter $(POSTGIS_VERSION),$(POSTGIS_RELEASES)),)
+geoshard_postgis--$(POSTGIS_VERSION).sql: src/postgis/geoshard_postgis.sql
 	cat $^ > $@
+endif
+
+# A released version's script never changes: a change to the SQL files needs
+# the next version (raise EXTVERSION, RELEASES stays) and an upgrade script.
+all: check-released
+check-released:
+	$(call check-frozen,geoshard,$(EXTVERSION),$(RELEASES),$(SQL_PARTS))
+	$(call check-frozen,geoshard_postgis,$(POSTGIS_VERSION),$(POSTGIS_RELEASES),src/postgis/geoshard_postgis.sql)
+
+# $(call check-frozen,extension,version,releases,parts): when the version is
+# released, its parts must still build its frozen script.
+define check-frozen
+$(if $(filter $(2),$(3)),@cat $(addprefix $(srcdir)/,$(4)) | cmp -s - $(srcdir)/$(1)--$(2).sql || \
+	{ echo "geoshard: the SQL files no longer build the released $(1)--$(2).sql; start the next version: raise it in the Makefile and $(1).control and put the change in an upgrade script $(1)--$(2)--<next>.sql" >&2; exit 1; })
+endef
 
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench bench-routing
+.PHONY: deps test demo demo-stop bench bench-routing check-released
 
 deps:
 	@$(SUDO) $(GEOSHARD_SRC)/test/install-deps.sh

@@ -12,8 +12,9 @@
 #     identical ids and server-side time (no goal yet);
 #   - CRDT merges (crdt.sql): marginal ns/row of two-node merges vs jsonb ||
 #     jsonb and vs a per-node maximum written in SQL, or_set merges of 10,
-#     100 and 1000 elements, and WAL bytes per merge-UPDATE vs an int8
-#     counter UPDATE.
+#     100 and 1000 elements, WAL bytes per merge-UPDATE vs an int8
+#     counter UPDATE, and crdt_merge_agg over 10,000 states
+#     (crdt_merge_agg.sql).
 # The summary also goes to test/bench/results/geo-<date>.md (gitignored).
 #
 # Usage: test/bench/run.sh          (`make bench` installs, then runs this)
@@ -250,6 +251,9 @@ phase "CRDT: WAL bytes over $WAL_UPDATES single-row UPDATEs each"
 psql_bench -c "CALL bench.wal_per_update('int8 n = n + 1', 'UPDATE wal_counters SET n = n + 1 WHERE id = \$1', $WAL_UPDATES)" \
 	-c "CALL bench.wal_per_update('g_counter merge', 'UPDATE wal_counters SET c = crdt_merge(c, format(''{\"1\":%s}'', \$2)::g_counter) WHERE id = \$1', $WAL_UPDATES)"
 
+phase "CRDT: crdt_merge_agg over 10,000 states"
+psql_bench -f "$WORK/crdt_merge_agg.sql" >"$WORK/merge_agg.txt"
+
 phase "report"
 CPU=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -282,6 +286,12 @@ psql_bench -At -v crdt_rows="$CRDT_ROWS" -f "$WORK/crdt_report.sql" >"$WORK/crdt
 	cat "$WORK/report.md"
 	echo
 	cat "$WORK/crdt_report.md"
+	echo
+	echo "#### crdt_merge_agg over 10,000 states (median ms of 5 runs)"
+	echo
+	echo '```'
+	cat "$WORK/merge_agg.txt"
+	echo '```'
 	echo
 	echo "### Checks and plans"
 	echo
