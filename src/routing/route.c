@@ -6,8 +6,7 @@
  * A call locates the client (GeoIP for an address, or the location given;
  * a client GeoIP places only in a country is put at its country's point,
  * country.c), reads its network's measured latencies, then scores the
- * routing table
- * (score.c).  route_region scores while holding the table (a shared LWLock
+ * routing table (score.c).  route_region scores while holding the table (a shared LWLock
  * when the table is in shared memory) and copies out only the winner's id;
  * it runs no SQL unless the catalogue changed since the last load or the
  * address is not in the GeoIP file and the table fallback answers.  The
