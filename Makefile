@@ -42,6 +42,8 @@ OBJS = \
 	src/crdt/merge_agg.o \
 	src/crdt/crdt_ops.o \
 	src/routing/geoip.o \
+	src/routing/country.o \
+	src/routing/country_points.o \
 	src/routing/latency.o \
 	src/routing/route.o \
 	src/routing/routing_table.o \
@@ -134,7 +136,14 @@ endef
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench bench-routing bench-health check-released
+.PHONY: deps test demo demo-stop bench bench-routing bench-health check-released country-points
+
+# The country table is generated from tzdata and committed, so that builds do
+# not need tzdata; regenerate it after a tzdata release (016 checks it).
+ZONEINFO ?= /usr/share/zoneinfo
+country-points:
+	perl $(GEOSHARD_SRC)/src/routing/gen_country_points.pl $(ZONEINFO) > $(GEOSHARD_SRC)/src/routing/country_points.c.new
+	mv $(GEOSHARD_SRC)/src/routing/country_points.c.new $(GEOSHARD_SRC)/src/routing/country_points.c
 
 deps:
 	@$(SUDO) $(GEOSHARD_SRC)/test/install-deps.sh

@@ -278,3 +278,93 @@ SELECT geoshard.drain_region('us-west-2');
 RESET session_replication_role;
 SELECT route_region(47.6, -122.3) AS after_replica_drain;
 SELECT geoshard.undrain_region('us-west-2');
+
+-- countries given to route_region(lat, lon, country) must be ISO 3166-1
+-- alpha-2 codes: anything else would slip past the geo-fences.  Letters are
+-- upper-cased, as add_geo_fence does; NULL is an unknown country.
+SELECT route_region(40.7, -74.0, 'DE') AS "DE", route_region(40.7, -74.0, 'de') AS de,
+       route_region(40.7, -74.0, 'fR') AS "fR", route_region(40.7, -74.0, 'GB') AS "GB",
+       route_region(40.7, -74.0, 'XK') AS "XK", route_region(40.7, -74.0, NULL) AS "null";
+SELECT route_region_explain(40.7, -74.0, 'de') -> 'client' ->> 'country' AS country;
+\set VERBOSITY default
+SELECT route_region(40.7, -74.0, 'Germany');
+SELECT route_region(40.7, -74.0, 'DEU');
+SELECT route_region(40.7, -74.0, 'QQ');
+SELECT route_region(40.7, -74.0, 'UK');
+SELECT route_region_explain(40.7, -74.0, 'D1');
+SELECT route_region_explain(40.7, -74.0, ' DE');
+\set VERBOSITY sqlstate
+SELECT route_region(40.7, -74.0, 'DEU');
+SELECT route_region_explain(40.7, -74.0, 'Germany');
+\set VERBOSITY terse
+
+-- a client GeoIP places only in a country is at its country's point (the
+-- first zone tzdata lists for it), with a country-sized radius; codes
+-- without a point (BV: no time zone; ZZ: no country) leave it unlocated
+INSERT INTO geoshard.geoip_networks VALUES
+    ('100.65.0.0/16', 'US', NULL, NULL, NULL),
+    ('100.66.0.0/16', 'ZZ', NULL, NULL, NULL),
+    ('100.67.0.0/16', 'BV', NULL, NULL, NULL),
+    ('100.68.0.0/16', 'de', NULL, NULL, NULL);
+SELECT ip, route_region(ip), e ->> 'reason' AS reason, e ->> 'latency_source' AS latency_source,
+       e -> 'client' ->> 'country' AS country, e -> 'client' ->> 'latitude' AS lat,
+       e -> 'client' ->> 'longitude' AS lon, e -> 'client' ->> 'accuracy_radius_km' AS radius,
+       e -> 'client' ->> 'source' AS source, e -> 'client' ->> 'location_source' AS location_source
+FROM (VALUES ('100.64.0.1'::inet), ('100.65.0.1'), ('100.66.0.1'), ('100.67.0.1'),
+             ('100.68.0.1'), ('192.0.2.1')) v(ip), route_region_explain(ip) e;
+SELECT rank, region, latency_source, round(distance_km::numeric, 1) AS distance_km
+FROM route_regions('100.65.0.1', 2);
+SELECT e -> 'fence' AS fence FROM route_region_explain('100.68.0.1') e;
+
+-- geoshard.default_region: where clients with no location at all go
+SHOW geoshard.default_region;
+SELECT route_region('10.0.0.1'), e ->> 'reason' AS reason, e ->> 'default_region' AS default_region
+FROM route_region_explain('10.0.0.1') e;
+SET geoshard.default_region = 'us-east-1';
+SELECT route_region('10.0.0.1'), e ->> 'reason' AS reason, e ->> 'default_region' AS default_region
+FROM route_region_explain('10.0.0.1') e;
+SELECT string_agg(region, ',' ORDER BY rank) AS failover FROM route_regions('10.0.0.1', 3);
+-- located clients, by address, by country or by argument, are unaffected
+SELECT route_region('198.51.100.7') AS by_address, route_region('100.64.0.1') AS by_country,
+       route_region(1.3, 103.8) AS by_argument,
+       route_region_explain('198.51.100.7') ->> 'default_region' AS default_region;
+-- a default region that cannot serve is passed over: drained, breaker open
+-- or half-open (failover), over capacity, disabled
+SELECT geoshard.drain_region('us-east-1');
+SELECT route_region('10.0.0.1'), route_region_explain('10.0.0.1') ->> 'reason' AS reason;
+SELECT geoshard.undrain_region('us-east-1');
+SELECT geoshard.set_region_breaker('us-east-1', 'open');
+SELECT route_region('10.0.0.1'), route_region_explain('10.0.0.1') ->> 'reason' AS reason;
+SELECT geoshard.set_region_breaker('us-east-1', 'half_open');
+SELECT route_region('10.0.0.1'), route_region_explain('10.0.0.1') ->> 'reason' AS reason;
+SELECT geoshard.set_region_breaker('us-east-1', 'closed');
+SELECT (geoshard.update_region('us-east-1', load => 1)).load;
+SELECT route_region('10.0.0.1'), route_region_explain('10.0.0.1') ->> 'reason' AS reason;
+SELECT (geoshard.update_region('us-east-1', load => 0, enabled => false)).enabled;
+SELECT route_region('10.0.0.1'), route_region_explain('10.0.0.1') ->> 'reason' AS reason;
+SELECT (geoshard.update_region('us-east-1', enabled => true)).enabled;
+SELECT route_region('10.0.0.1'), route_region_explain('10.0.0.1') ->> 'reason' AS reason;
+-- fences still apply: ZZ (no point) may only use eu-west-1
+SELECT geoshard.add_geo_fence('zz', ARRAY['ZZ'], ARRAY['eu-west-1']);
+SELECT route_region('100.66.0.1'), route_region_explain('100.66.0.1') ->> 'reason' AS reason;
+SELECT geoshard.remove_geo_fence('zz');
+-- a measured network is not unknown: measurements decide
+SELECT geoshard.observe_latency('10.0.0.7', 'eu-west-1', 50);
+SELECT route_region('10.0.0.1'), e ->> 'reason' AS reason, e ->> 'default_region' AS default_region
+FROM route_region_explain('10.0.0.1') e;
+-- a region that does not exist (yet) changes nothing
+SET geoshard.default_region = 'mars-1';
+SELECT route_region('10.1.0.1'), e ->> 'reason' AS reason, e ->> 'default_region' AS default_region
+FROM route_region_explain('10.1.0.1') e;
+\set VERBOSITY default
+SET geoshard.default_region = 'no spaces';
+SET geoshard.default_region = '-x';
+SET geoshard.default_region = '';
+SELECT route_region('10.1.0.1');
+RESET geoshard.default_region;
+CREATE ROLE routing_app;
+SET ROLE routing_app;
+SET geoshard.default_region = 'us-east-1';
+RESET ROLE;
+DROP ROLE routing_app;
+\set VERBOSITY terse

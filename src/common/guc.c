@@ -14,6 +14,7 @@
 
 #include "common/guc.h"
 #include "routing/geoip.h"
+#include "routing/score.h"
 
 int			geoshard_cover_max_cells = 100000;
 int			geoshard_node_id = 0;
@@ -23,6 +24,7 @@ char	   *geoshard_database = NULL;
 double		geoshard_route_base_latency_ms = 5.0;
 double		geoshard_route_cost_weight = 10.0;
 double		geoshard_route_load_weight = 50.0;
+char	   *geoshard_default_region = NULL;
 int			geoshard_observed_latency_networks = 16384;
 int			geoshard_observed_latency_max_age = 600;
 
@@ -130,6 +132,22 @@ GeoshardGucInit(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * Superuser-only: like observe_latency, it steers other clients'
+	 * routing.  SUSET rather than SIGHUP so that ALTER DATABASE ... SET can
+	 * give each database its own, and a superuser can try one in a session.
+	 * The check hook accepts any well-formed region id: the region may be
+	 * added later, and until then the setting has no effect.
+	 */
+	DefineCustomStringVariable("geoshard.default_region",
+							   "Sets the region route_region picks for clients without a location.",
+							   "Empty means none: cost and load decide.  Applies when the region is enabled, not drained, its breaker closed, below capacity and allowed by the client's geo-fences.",
+							   &geoshard_default_region,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   RouteDefaultRegionCheckHook, NULL, NULL);
 
 	DefineCustomIntVariable("geoshard.observed_latency_max_age",
 							"Sets how long a measured latency stays in use.",

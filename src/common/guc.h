@@ -25,6 +25,9 @@ extern double geoshard_route_base_latency_ms;
 extern double geoshard_route_cost_weight;
 extern double geoshard_route_load_weight;
 
+/* geoshard.default_region: where clients without a location go ("" = none) */
+extern char *geoshard_default_region;
+
 /* geoshard.observed_latency_*: the store of measured latencies */
 extern int	geoshard_observed_latency_networks;
 extern int	geoshard_observed_latency_max_age;

@@ -18,6 +18,13 @@
  * Entries are never deleted, only replaced, so a lookup may stop at the
  * first empty slot.
  *
+ * Like breaker states, measurements belong to geoshard.database: only
+ * backends connected to it record or read them, since region ids name
+ * different regions in other databases' catalogues.  Entries carry the
+ * database they were measured for, so that after geoshard.database names
+ * another database, measurements made for the old one are never read (they
+ * age out, or are evicted).
+ *
  * One LWLock guards the whole store: lookups take it shared and copy out,
  * observations take it exclusive for a few hundred instructions.
  */
@@ -59,6 +66,7 @@ typedef struct LatencySlot
 typedef struct LatencyEntry
 {
 	uint64		key;			/* LatencyNetworkKey(); 0 = empty */
+	Oid			dbid;			/* database measured for */
 	TimestampTz observed_at;	/* latest measurement of any region */
 	LatencySlot regions[LATENCY_REGIONS_PER_NETWORK];
 } LatencyEntry;
@@ -151,7 +159,7 @@ LatencyLookup(uint64 key, LatencyObservation *out)
 	uint32		home;
 	int			n = 0;
 
-	if (store == NULL)
+	if (store == NULL || !RoutingServesDatabase())
 		return 0;
 
 	home = LatencyHome(key);
@@ -162,7 +170,7 @@ LatencyLookup(uint64 key, LatencyObservation *out)
 
 		if (entry->key == 0)
 			break;
-		if (entry->key == key)
+		if (entry->key == key && entry->dbid == MyDatabaseId)
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
@@ -199,7 +207,7 @@ LatencyRecord(uint64 key, uint64 region_hash, double rtt_ms, TimestampTz now)
 	{
 		LatencyEntry *e = &store->entries[(home + i) & store->mask];
 
-		if (e->key == key || e->key == 0)
+		if ((e->key == key && e->dbid == MyDatabaseId) || e->key == 0)
 		{
 			entry = e;
 			break;
@@ -209,10 +217,11 @@ LatencyRecord(uint64 key, uint64 region_hash, double rtt_ms, TimestampTz now)
 	}
 	if (entry == NULL)
 		entry = oldest;			/* evict the least recently observed network */
-	if (entry->key != key)
+	if (entry->key != key || entry->dbid != MyDatabaseId)
 	{
 		memset(entry, 0, sizeof(LatencyEntry));
 		entry->key = key;
+		entry->dbid = MyDatabaseId;
 	}
 	entry->observed_at = now;
 
@@ -280,6 +289,11 @@ observe_latency(PG_FUNCTION_ARGS)
 				 errhint(GeoshardShmemAttached() ?
 						 "Set geoshard.observed_latency_networks above 0 and restart the server." :
 						 "Add geoshard to shared_preload_libraries and restart the server.")));
+	if (!RoutingServesDatabase())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("observed latencies are kept only for the database named by geoshard.database"),
+				 errhint("Connect to that database, or change geoshard.database and reload.")));
 
 	LWLockAcquire(store->lock, LW_EXCLUSIVE);
 	LatencyRecord(LatencyNetworkKey(client), RoutingRegionIdHash(region), rtt_ms,

@@ -3,9 +3,10 @@
  *	  route_region, route_regions and route_region_explain: which region a
  *	  client should talk to, the failover order, and why.
  *
- * A call locates the client (GeoIP for an address, or the location given),
- * reads its network's measured latencies, then scores the routing table
- * (score.c).  route_region scores while holding the table (a shared LWLock
+ * A call locates the client (GeoIP for an address, or the location given;
+ * a client GeoIP places only in a country is put at its country's point,
+ * country.c), reads its network's measured latencies, then scores the
+ * routing table (score.c).  route_region scores while holding the table (a shared LWLock
  * when the table is in shared memory) and copies out only the winner's id;
  * it runs no SQL unless the catalogue changed since the last load or the
  * address is not in the GeoIP file and the table fallback answers.  The
@@ -26,6 +27,7 @@
 
 #include "common/guc.h"
 #include "geo/sphere.h"
+#include "routing/country.h"
 #include "routing/geoip.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
@@ -38,19 +40,20 @@ typedef struct RouteRequest
 	inet	   *ip;				/* NULL when located by arguments */
 	GeoipAnswer geoip;
 	const char *source;			/* mmdb, table, argument or NULL */
+	const char *location_source;	/* source, or country; NULL when unknown */
 } RouteRequest;
 
 /*
  * Take a country code from GeoIP: upper-cased, and ignored unless it is 1
  * to ROUTING_COUNTRY_LEN letters or digits (the table fallback holds free
- * text).  Returns false for a code that does not qualify.
+ * text).
  */
-static bool
+static void
 RouteSetCountry(RouteClient *client, const char *code, int len)
 {
 	client->country_len = 0;
 	if (len < 1 || len > ROUTING_COUNTRY_LEN)
-		return false;
+		return;
 	for (int i = 0; i < len; i++)
 	{
 		char		c = code[i];
@@ -58,12 +61,11 @@ RouteSetCountry(RouteClient *client, const char *code, int len)
 		if (c >= 'a' && c <= 'z')
 			c -= 'a' - 'A';
 		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-			return false;
+			return;
 		client->country[i] = c;
 	}
 	client->country[len] = '\0';
 	client->country_len = len;
-	return true;
 }
 
 static void
@@ -76,10 +78,29 @@ RouteLocateAddress(RouteRequest *req, inet *ip, bool explain)
 	client->has_location = req->geoip.has_location;
 	client->lat = req->geoip.latitude;
 	client->lon = req->geoip.longitude;
+	client->from_country = false;
 	client->country_len = 0;
+	req->location_source = client->has_location ? req->source : NULL;
 	if (req->geoip.country != NULL)
 		RouteSetCountry(client, VARDATA_ANY(req->geoip.country),
 						VARSIZE_ANY_EXHDR(req->geoip.country));
+
+	/* only a country: the country's point, with a country-sized radius */
+	if (!client->has_location && client->country_len > 0)
+	{
+		const CountryPoint *country = CountryFind(client->country, client->country_len);
+
+		if (country != NULL && country->has_point)
+		{
+			client->has_location = true;
+			client->from_country = true;
+			client->lat = country->lat;
+			client->lon = country->lon;
+			req->geoip.has_radius = true;
+			req->geoip.accuracy_radius_km = country->radius_km;
+			req->location_source = "country";
+		}
+	}
 	client->nobserved = LatencyLookup(LatencyNetworkKey(ip), client->observed);
 }
 
@@ -98,21 +119,21 @@ RouteLocateArguments(FunctionCallInfo fcinfo, RouteRequest *req)
 	client->lon = PG_GETARG_FLOAT8(1);
 	GeoCheckLatLon(client->lat, client->lon);
 	client->has_location = true;
+	client->from_country = false;
 	client->country_len = 0;
 	client->nobserved = 0;
 	if (!PG_ARGISNULL(2))
 	{
 		text	   *country = PG_GETARG_TEXT_PP(2);
+		const CountryPoint *known = CountryCheckCode(VARDATA_ANY(country),
+													 VARSIZE_ANY_EXHDR(country));
 
-		if (!RouteSetCountry(client, VARDATA_ANY(country), VARSIZE_ANY_EXHDR(country)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid country code: \"%s\"", text_to_cstring(country)),
-					 errdetail("A country code has 1 to %d letters or digits, such as \"DE\".",
-							   ROUTING_COUNTRY_LEN)));
+		memcpy(client->country, known->code, sizeof(known->code));
+		client->country_len = 2;
 	}
 	req->ip = NULL;
 	req->source = "argument";
+	req->location_source = "argument";
 	memset(&req->geoip, 0, sizeof(GeoipAnswer));
 	return true;
 }
@@ -222,7 +243,8 @@ route_regions(PG_FUNCTION_ARGS)
 		values[2] = Float8GetDatum(c->score);
 		values[3] = Float8GetDatum(c->latency_ms);
 		nulls[3] = !c->has_latency;
-		values[4] = CStringGetTextDatum(c->observed ? "observed" : "estimate");
+		if (c->has_latency)
+			values[4] = CStringGetTextDatum(RouteLatencySource(&req.client, c));
 		nulls[4] = !c->has_latency;
 		values[5] = Float8GetDatum(c->distance_km);
 		nulls[5] = isnan(c->distance_km);
@@ -264,13 +286,13 @@ RouteAppendString(StringInfo buf, const char *key, const char *value)
 
 /* The figures of one candidate, as members of an object already opened. */
 static void
-RouteAppendFigures(StringInfo buf, const RoutingTable *table, const RouteCandidate *c)
+RouteAppendFigures(StringInfo buf, const RoutingTable *table, const RouteClient *client,
+				   const RouteCandidate *c)
 {
 	const RoutingRegion *r = &table->regions[c->slot];
 
 	RouteAppendNumber(buf, "latency_ms", c->has_latency, c->latency_ms);
-	RouteAppendString(buf, "latency_source",
-					  c->has_latency ? (c->observed ? "observed" : "estimate") : NULL);
+	RouteAppendString(buf, "latency_source", RouteLatencySource(client, c));
 	RouteAppendNumber(buf, "distance_km", !isnan(c->distance_km), c->distance_km);
 	RouteAppendNumber(buf, "score", true, c->score);
 	RouteAppendNumber(buf, "cost_penalty_ms", true, c->cost_penalty_ms);
@@ -281,14 +303,14 @@ RouteAppendFigures(StringInfo buf, const RoutingTable *table, const RouteCandida
 }
 
 static void
-RouteAppendCandidate(StringInfo buf, const RoutingTable *table, const RouteCandidate *c,
-					 bool first, bool with_why)
+RouteAppendCandidate(StringInfo buf, const RoutingTable *table, const RouteClient *client,
+					 const RouteCandidate *c, bool first, bool with_why)
 {
 	appendStringInfoString(buf, first ? "{\"region\":" : ",{\"region\":");
 	escape_json(buf, table->regions[c->slot].id);
 	if (with_why)
 		RouteAppendString(buf, "why", RouteExclusionName(c->exclusion));
-	RouteAppendFigures(buf, table, c);
+	RouteAppendFigures(buf, table, client, c);
 	appendStringInfoChar(buf, '}');
 }
 
@@ -311,6 +333,7 @@ RouteAppendClient(StringInfo buf, const RouteRequest *req)
 	RouteAppendNumber(buf, "accuracy_radius_km", req->geoip.has_radius,
 					  req->geoip.accuracy_radius_km);
 	RouteAppendString(buf, "source", req->source);
+	RouteAppendString(buf, "location_source", req->location_source);
 	appendStringInfo(buf, ",\"measured_regions\":%d}", client->nobserved);
 }
 
@@ -364,7 +387,7 @@ RouteExplain(RouteRequest *req)
 
 		escape_json(&buf, table->regions[w->slot].id);
 		RouteAppendString(&buf, "reason", RouteReason(table, &req->client, decision));
-		RouteAppendFigures(&buf, table, w);
+		RouteAppendFigures(&buf, table, &req->client, w);
 	}
 	else
 	{
@@ -374,6 +397,8 @@ RouteExplain(RouteRequest *req)
 
 	RouteAppendClient(&buf, req);
 	RouteAppendFence(&buf, table, decision);
+	RouteAppendString(&buf, "default_region", decision->default_slot >= 0 ?
+					  table->regions[decision->default_slot].id : NULL);
 	appendStringInfoString(&buf, ",\"weights\":{\"base_latency_ms\":");
 	appendStringInfo(&buf, "%.15g", geoshard_route_base_latency_ms);
 	RouteAppendNumber(&buf, "cost_weight", true, geoshard_route_cost_weight);
@@ -382,14 +407,14 @@ RouteExplain(RouteRequest *req)
 
 	appendStringInfoString(&buf, ",\"alternatives\":[");
 	for (int i = 1; i < nranked; i++)
-		RouteAppendCandidate(&buf, table, &decision->candidates[order[i]], i == 1, false);
+		RouteAppendCandidate(&buf, table, &req->client, &decision->candidates[order[i]], i == 1, false);
 	appendStringInfoString(&buf, "],\"excluded\":[");
 	first = true;
 	for (int i = 0; i < decision->ncandidates; i++)
 	{
 		if (decision->candidates[i].exclusion == ROUTE_ELIGIBLE)
 			continue;
-		RouteAppendCandidate(&buf, table, &decision->candidates[i], first, true);
+		RouteAppendCandidate(&buf, table, &req->client, &decision->candidates[i], first, true);
 		first = false;
 	}
 	appendStringInfoString(&buf, "]}");

@@ -280,6 +280,16 @@ RoutingUsesShared(void)
 	return state.serves_database;
 }
 
+/*
+ * Is this backend preloaded and connected to geoshard.database, the one
+ * database whose breaker states and measured latencies shared memory keeps?
+ */
+bool
+RoutingServesDatabase(void)
+{
+	return RoutingUsesShared();
+}
+
 static void
 pg_attribute_noreturn()
 RoutingLimitExceeded(const char *what, int limit)

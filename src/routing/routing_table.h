@@ -83,6 +83,7 @@ extern uint64 RoutingCountryKey(const char *country, int len);
 extern uint64 RoutingRegionIdHash(const char *id);
 extern int	RoutingFindRegion(const RoutingTable *table, const char *id);
 extern const char *RoutingBreakerName(RoutingBreaker breaker);
+extern bool RoutingServesDatabase(void);
 
 extern Size RoutingShmemSize(void);
 extern void RoutingShmemInit(void *shared, bool found, LWLockPadded *locks);

@@ -8,7 +8,8 @@
  * open.  Eligible regions are ranked by
  *   1. tier: over capacity (load >= capacity) last, then half-open
  *      breakers, then regions whose latency is unknown (no client location
- *      and no measurement);
+ *      and no measurement) except geoshard.default_region, which for such
+ *      a client ranks as the nearest region would;
  *   2. score = latency_ms + cost_weight * cost + load_weight * load/capacity,
  *      where latency_ms is the client network's measured round trip when
  *      there is a fresh one, else base_latency_ms + distance_km / 100
@@ -38,6 +39,49 @@
 #define ROUTE_TIER_OVER_CAPACITY	4
 #define ROUTE_TIER_HALF_OPEN		2
 #define ROUTE_TIER_NO_LATENCY		1
+
+/* a region id as geoshard.regions' constraint has it */
+static bool
+RouteValidRegionId(const char *id)
+{
+	size_t		len = strlen(id);
+
+	if (len < 1 || len >= ROUTING_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = id[i];
+		bool		alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != ':' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+/* check hook of geoshard.default_region: empty, or a well-formed region id */
+bool
+RouteDefaultRegionCheckHook(char **newval, void **extra, GucSource source)
+{
+	if (**newval == '\0' || RouteValidRegionId(*newval))
+		return true;
+	GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+	GUC_check_errdetail("A region id has 1 to %d of the characters A-Z a-z 0-9 . _ : -, starting with a letter or digit.",
+						ROUTING_NAME_LEN - 1);
+	GUC_check_errhint("Name a region of geoshard.regions, or set it to '' for none.");
+	return false;
+}
+
+/* latency_source of a candidate, or NULL when its latency is unknown */
+const char *
+RouteLatencySource(const RouteClient *client, const RouteCandidate *c)
+{
+	if (!c->has_latency)
+		return NULL;
+	if (c->observed)
+		return "observed";
+	return client->from_country ? "country" : "estimate";
+}
 
 const char *
 RouteExclusionName(RouteExclusion exclusion)
@@ -164,6 +208,12 @@ RouteDecide(const RoutingTable *table, const RouteClient *client, RouteDecision 
 	if (client->has_location)
 		RouteOriginInit(&origin, client->lat, client->lon);
 
+	/* a client nothing is known of goes to the default region, if usable */
+	decision->default_slot = -1;
+	if (!client->has_location && client->nobserved == 0 &&
+		geoshard_default_region != NULL && geoshard_default_region[0] != '\0')
+		decision->default_slot = RoutingFindRegion(table, geoshard_default_region);
+
 	for (int i = 0; i < table->nregions; i++)
 	{
 		const RoutingRegion *r = &table->regions[i];
@@ -206,7 +256,7 @@ RouteDecide(const RoutingTable *table, const RouteClient *client, RouteDecision 
 		c->over_capacity = r->load_fraction >= 1.0;
 		c->tier = (c->over_capacity ? ROUTE_TIER_OVER_CAPACITY : 0) +
 			(r->breaker == ROUTING_BREAKER_HALF_OPEN ? ROUTE_TIER_HALF_OPEN : 0) +
-			(c->has_latency ? 0 : ROUTE_TIER_NO_LATENCY);
+			(c->has_latency || i == decision->default_slot ? 0 : ROUTE_TIER_NO_LATENCY);
 
 		if (c->exclusion == ROUTE_ELIGIBLE &&
 			(best < 0 || RouteBefore(c, &decision->candidates[best])))
@@ -254,8 +304,10 @@ RouteNearer(const RouteCandidate *a, const RouteCandidate *b)
  * Why the winner won, or why there is none: the first that holds of
  *   no_regions, no_allowed_region (fenced, none available),
  *   no_region_available, fenced (the fence changed the answer), failover
- *   (the nearest allowed region is drained, open or half-open),
- *   over_capacity_last_resort, no_client_location, nearest_over_capacity,
+ *   (the nearest allowed region, or the default region for a client
+ *   without location, is drained, open or half-open),
+ *   over_capacity_last_resort, default_region, no_client_location,
+ *   country_location (located by its country alone), nearest_over_capacity,
  *   least_loaded / lowest_cost (penalties outweighed latency),
  *   lowest_latency.
  */
@@ -291,15 +343,27 @@ RouteReason(const RoutingTable *table, const RouteClient *client, const RouteDec
 
 	if (decision->nfences > 0 && unfenced_best != winner)
 		return "fenced";
-	if (nearest_allowed != NULL && nearest_allowed->has_latency &&
+	/* for a client without location, the default region is the nearest */
+	if (decision->default_slot >= 0)
+	{
+		const RouteCandidate *d = &decision->candidates[decision->default_slot];
+
+		nearest_allowed = table->regions[d->slot].enabled && d->exclusion != ROUTE_FENCED ? d : NULL;
+	}
+	if (nearest_allowed != NULL &&
+		(nearest_allowed->has_latency || nearest_allowed->slot == decision->default_slot) &&
 		(nearest_allowed->exclusion != ROUTE_ELIGIBLE ||
 		 (winner != nearest_allowed &&
 		  table->regions[nearest_allowed->slot].breaker == ROUTING_BREAKER_HALF_OPEN)))
 		return "failover";
 	if (winner->over_capacity)
 		return "over_capacity_last_resort";
+	if (winner->slot == decision->default_slot)
+		return "default_region";
 	if (!winner->has_latency)
 		return "no_client_location";
+	if (client->from_country)
+		return "country_location";
 	if (nearest_eligible != winner)
 	{
 		double		cost_gain = nearest_eligible->cost_penalty_ms - winner->cost_penalty_ms;

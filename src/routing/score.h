@@ -6,6 +6,8 @@
 #ifndef GEOSHARD_ROUTING_SCORE_H
 #define GEOSHARD_ROUTING_SCORE_H
 
+#include "utils/guc.h"
+
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -13,6 +15,7 @@
 typedef struct RouteClient
 {
 	bool		has_location;
+	bool		from_country;	/* the location is its country's point */
 	double		lat;			/* degrees */
 	double		lon;
 	int			country_len;	/* 0 = unknown */
@@ -52,6 +55,9 @@ typedef struct RouteDecision
 	int			ncandidates;	/* = regions in the table, in slot order */
 	RouteCandidate candidates[ROUTING_MAX_REGIONS];
 	int			winner;			/* index into candidates, or -1 */
+	int			default_slot;	/* geoshard.default_region, when it was
+								 * considered (no location, no measurement)
+								 * and exists; else -1 */
 	int			nfences;		/* fences that apply to the client */
 	int			fences[ROUTING_MAX_FENCES];
 } RouteDecision;
@@ -62,5 +68,7 @@ extern int	RouteRank(RouteDecision *decision, int *order);
 extern const char *RouteReason(const RoutingTable *table, const RouteClient *client,
 							   const RouteDecision *decision);
 extern const char *RouteExclusionName(RouteExclusion exclusion);
+extern const char *RouteLatencySource(const RouteClient *client, const RouteCandidate *c);
+extern bool RouteDefaultRegionCheckHook(char **newval, void **extra, GucSource source);
 
 #endif							/* GEOSHARD_ROUTING_SCORE_H */

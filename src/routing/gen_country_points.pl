@@ -1,0 +1,173 @@
+#!/usr/bin/perl
+# src/routing/gen_country_points.pl
+#	  Writes src/routing/country_points.c, the table of ISO 3166-1 alpha-2
+#	  country codes and their representative points, from tzdata's zone.tab
+#	  and iso3166.tab.
+#
+# Usage: gen_country_points.pl [ZONEINFO_DIR] > src/routing/country_points.c
+# (ZONEINFO_DIR defaults to /usr/share/zoneinfo; `make country-points` runs it.)
+#
+# The output is committed, so that building geoshard never needs tzdata; the
+# TAP test 016_routing_country_default.pl checks that the committed file is
+# what this script makes from the installed tzdata.
+#
+# The point of a country is the first zone tzdata's zone.tab lists for it:
+# tzdata orders a country's zones "in an order that makes some geographical
+# sense" and "puts the most populous timezones first, where that does not
+# contradict" it (zone1970.tab's header).  For five countries that first zone
+# is an outlying island, exclave or peninsula, and the zone of the country's
+# largest city stands in instead (%override below).  The accuracy radius is the
+# distance from the point to the farthest zone of the country, rounded up to
+# 100 km, and at least 1000 km: a country-sized circle.
+#
+# Codes: every code of iso3166.tab (ISO 3166-1 alpha-2, assigned), plus XK,
+# the user-assigned code GeoIP files use for Kosovo, which tzdata does not
+# list (Kosovo keeps Europe/Belgrade's time); its point is Pristina.  Codes
+# tzdata gives no zone (uninhabited territories such as BV, HM) are valid
+# codes without a point.
+use strict;
+use warnings FATAL => 'all';
+
+use POSIX qw(ceil);
+
+my $dir = shift // '/usr/share/zoneinfo';
+
+# first zone is not representative: use the zone of the largest city
+my %override = (
+	AU => 'Australia/Sydney',     # first: Lord Howe Island
+	BR => 'America/Sao_Paulo',    # first: Atlantic islands (Noronha)
+	CA => 'America/Toronto',      # first: Newfoundland
+	RU => 'Europe/Moscow',        # first: the Kaliningrad exclave
+	UA => 'Europe/Kyiv',          # first: Crimea
+);
+
+# codes in GeoIP files that iso3166.tab does not list: [name, lat, lon, why]
+my %extra = (XK => [ 'Kosovo', 42.666667, 21.166667, 'Pristina' ]);
+
+my $earth_radius_km = 6371.008771415059;    # as GEO_EARTH_RADIUS_M
+my $min_radius_km = 1000;
+
+sub read_tab
+{
+	my ($file) = @_;
+	open(my $fh, '<', "$dir/$file") or die "could not open $dir/$file: $!\n";
+	my @rows;
+	while (my $line = <$fh>)
+	{
+		next if $line =~ /^#/ || $line =~ /^\s*$/;
+		chomp $line;
+		push @rows, [ split /\t/, $line ];
+	}
+	close($fh);
+	return @rows;
+}
+
+# ISO 6709 as zone.tab writes it: +DDMM+DDDMM or +DDMMSS+DDDMMSS
+sub coordinates
+{
+	my ($iso) = @_;
+	my ($lat, $lon) = $iso =~ /^([+-]\d{4}(?:\d{2})?)([+-]\d{5}(?:\d{2})?)$/
+	  or die "unrecognized coordinates: $iso\n";
+	return (degrees($lat, 2), degrees($lon, 3));
+}
+
+sub degrees
+{
+	my ($s, $width) = @_;
+	my $sign = substr($s, 0, 1) eq '-' ? -1 : 1;
+	my $digits = substr($s, 1);
+	my $deg = substr($digits, 0, $width);
+	my $min = substr($digits, $width, 2);
+	my $sec = length($digits) > $width + 2 ? substr($digits, $width + 2, 2) : 0;
+	return $sign * ($deg + $min / 60 + $sec / 3600);
+}
+
+sub distance_km
+{
+	my ($lat1, $lon1, $lat2, $lon2) = @_;
+	my $rad = atan2(1, 1) / 45;
+	my $a = sin(($lat2 - $lat1) * $rad / 2)**2 +
+	  cos($lat1 * $rad) * cos($lat2 * $rad) * sin(($lon2 - $lon1) * $rad / 2)**2;
+	$a = 1 if $a > 1;
+	return 2 * $earth_radius_km * atan2(sqrt($a), sqrt(1 - $a));
+}
+
+my %name = map { $_->[0] => $_->[1] } read_tab('iso3166.tab');
+my (%zones, %point);
+for my $row (read_tab('zone.tab'))
+{
+	my ($code, $iso, $tz) = @$row;
+	die "zone $tz: country $code is not in iso3166.tab\n" unless exists $name{$code};
+	my @ll = coordinates($iso);
+	push @{ $zones{$code} }, [ @ll, $tz ];
+}
+for my $code (sort keys %override)
+{
+	die "override $code: no zone $override{$code}\n"
+	  unless grep { $_->[2] eq $override{$code} } @{ $zones{$code} };
+}
+
+my $version = '(unknown version)';
+if (open(my $fh, '<', "$dir/tzdata.zi"))
+{
+	my $first = <$fh>;
+	$version = $1 if defined $first && $first =~ /^# version (\S+)/;
+	close($fh);
+}
+
+my @entries;
+for my $code (sort(keys %name, keys %extra))
+{
+	if ($extra{$code})
+	{
+		my ($country, $lat, $lon, $why) = @{ $extra{$code} };
+		push @entries, [ $code, 1, $lat, $lon, $min_radius_km, "$country: $why" ];
+		next;
+	}
+	my $list = $zones{$code};
+	if (!$list)
+	{
+		push @entries, [ $code, 0, 0, 0, 0, "$name{$code}: no time zone" ];
+		next;
+	}
+	my ($pick) = $override{$code} ? grep { $_->[2] eq $override{$code} } @$list : ($list->[0]);
+	my $far = 0;
+	for my $z (@$list)
+	{
+		my $d = distance_km($pick->[0], $pick->[1], $z->[0], $z->[1]);
+		$far = $d if $d > $far;
+	}
+	my $radius = ceil($far / 100) * 100;
+	$radius = $min_radius_km if $radius < $min_radius_km;
+	push @entries, [ $code, 1, @$pick[0, 1], $radius, "$name{$code}: $pick->[2]" ];
+}
+
+print <<"EOT";
+/*
+ * src/routing/country_points.c
+ *	  ISO 3166-1 alpha-2 country codes and a representative point of each
+ *	  country, for clients GeoIP places only in a country.
+ *
+ * Generated by src/routing/gen_country_points.pl from tzdata $version
+ * (zone.tab, iso3166.tab); do not edit: run `make country-points`.  The
+ * script's header says how points and radii are chosen.
+ */
+#include "postgres.h"
+
+#include "routing/country.h"
+
+/* sorted by code: CountryFind searches it */
+const CountryPoint CountryPoints[] = {
+EOT
+for my $e (@entries)
+{
+	my ($code, $has, $lat, $lon, $radius, $comment) = @$e;
+	$comment =~ s{\*/}{* /}g;
+	printf "\t{\"%s\", %s, %.6f, %.6f, %d},\t/* %s */\n",
+	  $code, $has ? 'true' : 'false', $lat, $lon, $radius, $comment;
+}
+print <<"EOT";
+};
+
+const int	CountryPointCount = lengthof(CountryPoints);
+EOT
