@@ -42,6 +42,9 @@ OBJS = \
 	src/crdt/merge_agg.o \
 	src/crdt/crdt_ops.o \
 	src/routing/geoip.o \
+	src/routing/geoip_layout.o \
+	src/routing/geoip_reserved.o \
+	src/routing/geoip_table.o \
 	src/routing/latency.o \
 	src/routing/route.o \
 	src/routing/routing_table.o \
