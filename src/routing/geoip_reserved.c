@@ -71,6 +71,28 @@ GeoipInRange(const uint8 *addr, const GeoipReserved *range)
 int
 GeoipReservedRange(const uint8 *addr, bool ipv4)
 {
+	/* most addresses are public: decide those by their first byte */
+	if (ipv4)
+	{
+		switch (addr[0])
+		{
+			case 0:
+			case 10:
+			case 100:
+			case 127:
+			case 169:
+			case 172:
+			case 192:
+			case 198:
+				break;
+			default:
+				if (addr[0] < 224)
+					return -1;
+		}
+	}
+	else if (addr[0] != 0 && addr[0] < 0xfc)
+		return -1;
+
 	for (int i = 0; i < (int) lengthof(reserved); i++)
 		if (reserved[i].ipv4 == ipv4 && GeoipInRange(addr, &reserved[i]))
 			return i;
