@@ -44,6 +44,9 @@ OBJS = \
 	src/routing/geoip.o \
 	src/routing/country.o \
 	src/routing/country_points.o \
+	src/routing/geoip_layout.o \
+	src/routing/geoip_reserved.o \
+	src/routing/geoip_table.o \
 	src/routing/latency.o \
 	src/routing/route.o \
 	src/routing/routing_table.o \

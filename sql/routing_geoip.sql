@@ -27,6 +27,19 @@ FROM (VALUES ('192.0.2.1'::inet), ('192.0.2.200'), ('198.51.100.7'), ('203.0.113
              ('192.0.2.1/24'), ('192.0.3.1'), ('::1'), ('2001:db9::1')) v(ip)
 ORDER BY ip;
 
+-- an IPv4-mapped address is looked up as its IPv4 address
+SELECT * FROM geoip_lookup('::ffff:192.0.2.200');
+
+-- each backend's copy of the table follows changes, its own at once, and rollbacks
+BEGIN;
+UPDATE geoshard.geoip_networks SET country = 'MX' WHERE network = '192.0.2.128/25';
+SELECT country, source FROM geoip_lookup('192.0.2.200');
+ROLLBACK;
+SELECT country, source FROM geoip_lookup('192.0.2.200');
+-- the triggers that keep the copies current fire in every replication role
+SELECT tgname, tgenabled, tgtype FROM pg_trigger
+WHERE tgrelid = 'geoshard.geoip_networks'::regclass ORDER BY tgname;
+
 -- rows the table refuses
 INSERT INTO geoshard.geoip_networks VALUES ('192.0.2.0/24', 'XX', 0, 0, 0);
 INSERT INTO geoshard.geoip_networks VALUES ('192.0.2.1/24', 'XX', 0, 0, 0);

@@ -20,6 +20,7 @@ int			geoshard_cover_max_cells = 100000;
 int			geoshard_node_id = 0;
 int			geoshard_hlc_max_offset = 500;
 char	   *geoshard_geoip_database = NULL;
+int			geoshard_geoip_layout = GEOIP_LAYOUT_AUTO;
 char	   *geoshard_database = NULL;
 double		geoshard_route_base_latency_ms = 5.0;
 double		geoshard_route_cost_weight = 10.0;
@@ -27,6 +28,14 @@ double		geoshard_route_load_weight = 50.0;
 char	   *geoshard_default_region = NULL;
 int			geoshard_observed_latency_networks = 16384;
 int			geoshard_observed_latency_max_age = 600;
+
+static const struct config_enum_entry geoip_layout_options[] = {
+	{"auto", GEOIP_LAYOUT_AUTO, false},
+	{"maxmind", GEOIP_LAYOUT_MAXMIND, false},
+	{"ipinfo", GEOIP_LAYOUT_IPINFO, false},
+	{"iplocationdb", GEOIP_LAYOUT_IPLOCATIONDB, false},
+	{NULL, 0, false}
+};
 
 void
 GeoshardGucInit(void)
@@ -86,6 +95,21 @@ GeoshardGucInit(void)
 							   PGC_SUSET,
 							   0,
 							   GeoipDatabaseCheckHook, NULL, NULL);
+
+	/*
+	 * Superuser-only like the file it describes: a wrong layout turns every
+	 * answer of the file into NULLs for all the sessions that use it.
+	 */
+	DefineCustomEnumVariable("geoshard.geoip_layout",
+							 "Sets how records of the GeoIP database are read.",
+							 "auto detects the layout of each file from its first records and metadata; "
+							 "maxmind (GeoIP2, GeoLite2, DB-IP), ipinfo and iplocationdb force one.",
+							 &geoshard_geoip_layout,
+							 GEOIP_LAYOUT_AUTO,
+							 geoip_layout_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	/*
 	 * The database whose catalogue lives in shared memory: the routing table

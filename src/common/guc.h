@@ -17,6 +17,9 @@ extern int	geoshard_hlc_max_offset;
 /* geoshard.geoip_database: path of the MaxMind DB file ("" = none) */
 extern char *geoshard_geoip_database;
 
+/* geoshard.geoip_layout: how the file's records are read (a GeoipLayout) */
+extern int	geoshard_geoip_layout;
+
 /* geoshard.database: the database shared state and workers serve */
 extern char *geoshard_database;
 

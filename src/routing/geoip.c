@@ -1,30 +1,34 @@
 /*
  * src/routing/geoip.c
  *	  geoip_lookup(ip): where an address is, from the MaxMind DB file named by
- *	  geoshard.geoip_database, else from the table geoshard.geoip_networks.
+ *	  geoshard.geoip_database, else from the table geoshard.geoip_networks
+ *	  (geoip_table.c).
  *
  * Each backend memory-maps the file once (libmaxminddb's MMDB_MODE_MMAP) and
  * keeps the handle in a static struct across calls.  The handle is replaced
  * when the setting names another file, or when the file's identity (device,
- * inode, modification time, size) changes.  The file is stat()ed at most once
- * per second, and never twice in one statement, so a lookup normally costs
- * no system call beyond reading the clock, and one statement (geoip_lookup
- * is STABLE) answers from one file.  Files must be replaced by rename():
- * a file rewritten in place changes under the mapping of every backend.
+ * inode, modification time, size) changes.  Whether to check is decided
+ * once per statement, at its first lookup: the file is stat()ed then if the
+ * last check is more than a second old, and not again until the next
+ * statement (GetCurrentStatementStartTimestamp() tells statements apart; a
+ * procedure's inner statements share it), so one statement answers from
+ * one file and a lookup normally costs no system call at all.  Files must
+ * be replaced by rename(): a file rewritten in place changes under the
+ * mapping of every backend.
  *
- * Nothing read from the file is trusted: every libmaxminddb status is
- * checked, every value's type is checked before it is read, and country
- * codes and coordinates are validated.  A file that breaks these rules gives
- * an ERROR naming the file, never a crash.
+ * When a backend opens a file it detects its record layout
+ * (geoip_layout.c) and which reserved ranges it has data for
+ * (geoip_reserved.c): addresses in the others are not looked up in it.
+ * Decoded records are kept in a small direct-mapped cache keyed by their
+ * offset in the file's data section, since many networks share a record
+ * (a city); the cache is cleared when the file or the layout changes.
  *
- * The table answers when no file is configured or the file has no entry for
- * the address: the most specific network containing it wins.  The query is
- * prepared once per backend and runs through SPI as the caller, with the
- * caller's snapshot.
+ * Nothing read from the file is trusted (geoip_layout.c): a file that
+ * breaks the format or our rules gives an ERROR naming the file, never a
+ * crash.
  */
 #include "postgres.h"
 
-#include <math.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,8 +38,6 @@
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/xact.h"
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -46,12 +48,25 @@
 
 #include "common/guc.h"
 #include "routing/geoip.h"
+#include "routing/geoip_layout.h"
+#include "routing/geoip_reserved.h"
+#include "routing/geoip_table.h"
 
 /* how often an open file is stat()ed for replacement, in milliseconds */
 #define GEOIP_RECHECK_MS 1000
 
-/* longest country code accepted from a file; ISO 3166-1 codes have 2 letters */
-#define GEOIP_MAX_COUNTRY_LEN 8
+/*
+ * Decoded records kept per backend (a power of two).  Each slot takes 40
+ * bytes, so the cache takes 640 kB once a file is used; real traffic
+ * concentrates on far fewer records than a City file holds.
+ */
+#define GEOIP_CACHE_SLOTS 16384
+
+typedef struct GeoipCacheSlot
+{
+	uint32		key;			/* the record's data offset + 1; 0 = empty */
+	GeoipRecord record;
+} GeoipCacheSlot;
 
 /* the open database of this backend */
 typedef struct GeoipDatabase
@@ -64,19 +79,14 @@ typedef struct GeoipDatabase
 	struct timespec mtime;
 	off_t		size;
 	TimestampTz checked_at;		/* last stat() */
-	TimestampTz checked_stmt;	/* statement start of the last stat() */
+	TimestampTz checked_stmt;	/* statement start of the last decision to check */
+	int			layout_setting; /* geoshard.geoip_layout the layout is for */
+	GeoipLayout layout;			/* how records are read */
+	uint32		reserved_in_file;	/* reserved ranges the file has data for */
+	GeoipCacheSlot *cache;		/* GEOIP_CACHE_SLOTS, in TopMemoryContext */
 } GeoipDatabase;
 
 static GeoipDatabase db;
-
-/* the table fallback's query, prepared on first use and kept */
-static SPIPlanPtr table_plan = NULL;
-
-#define GEOIP_TABLE_QUERY \
-	"SELECT network, country, latitude, longitude, accuracy_radius_km" \
-	" FROM geoshard.geoip_networks" \
-	" WHERE network OPERATOR(pg_catalog.>>=) $1" \
-	" ORDER BY pg_catalog.masklen(network) DESC LIMIT 1"
 
 /*
  * Stat path for use as a database; false with errno set when it cannot be
@@ -149,6 +159,25 @@ GeoipClose(void)
 }
 
 /*
+ * Detect the layout of the open file for the current geoshard.geoip_layout
+ * and forget decoded records.  A file routing cannot use gets a WARNING,
+ * once per backend and file.
+ */
+static void
+GeoipSetLayout(void)
+{
+	bool		usable;
+
+	db.layout_setting = geoshard_geoip_layout;
+	db.layout = GeoipLayoutDetect(&db.mmdb, (GeoipLayout) geoshard_geoip_layout, &usable);
+	if (db.cache == NULL)
+		db.cache = MemoryContextAlloc(TopMemoryContext, sizeof(GeoipCacheSlot) * GEOIP_CACHE_SLOTS);
+	memset(db.cache, 0, sizeof(GeoipCacheSlot) * GEOIP_CACHE_SLOTS);
+	if (!usable)
+		GeoipLayoutWarnUnusable(WARNING, db.path, db.layout, (GeoipLayout) geoshard_geoip_layout);
+}
+
+/*
  * The database to read for the current setting, opened or re-opened as
  * needed, or NULL when no file is configured.
  */
@@ -167,14 +196,22 @@ GeoipCurrentDatabase(void)
 		return NULL;
 	}
 
+	/*
+	 * The same file for the rest of a statement; a new statement checks it
+	 * at its first lookup, when the last check is a second old.
+	 */
 	stmt = GetCurrentStatementStartTimestamp();
-	now = GetCurrentTimestamp();
 	if (db.open && strcmp(db.path, path) == 0)
 	{
-		if (stmt == db.checked_stmt ||
-			!TimestampDifferenceExceeds(db.checked_at, now, GEOIP_RECHECK_MS))
-			return &db.mmdb;
+		if (stmt == db.checked_stmt)
+			goto opened;
+		db.checked_stmt = stmt;
+		now = GetCurrentTimestamp();
+		if (!TimestampDifferenceExceeds(db.checked_at, now, GEOIP_RECHECK_MS))
+			goto opened;
 	}
+	else
+		now = GetCurrentTimestamp();
 
 	if (!GeoipStat(path, &st))
 	{
@@ -190,8 +227,7 @@ GeoipCurrentDatabase(void)
 		db.mtime.tv_sec == st.st_mtim.tv_sec && db.mtime.tv_nsec == st.st_mtim.tv_nsec)
 	{
 		db.checked_at = now;
-		db.checked_stmt = stmt;
-		return &db.mmdb;
+		goto opened;
 	}
 
 	GeoipClose();
@@ -207,10 +243,36 @@ GeoipCurrentDatabase(void)
 	db.mtime = st.st_mtim;
 	db.checked_at = now;
 	db.checked_stmt = stmt;
+	db.reserved_in_file = GeoipReservedInFile(&db.mmdb);
+	GeoipSetLayout();
+	return &db.mmdb;
+
+opened:
+	if (db.layout_setting != geoshard_geoip_layout)
+		GeoipSetLayout();
 	return &db.mmdb;
 }
 
-/* Raise the error for a file whose contents break the format or our rules. */
+/* The record at entry, decoded once and then kept until the file changes. */
+static const GeoipRecord *
+GeoipRecordAt(MMDB_entry_s *entry)
+{
+	/* Fibonacci hashing: offsets are not uniform in their low bits */
+	uint32		hash = (entry->offset * UINT32_C(2654435769)) >> (32 - 14);
+	GeoipCacheSlot *slot = &db.cache[hash];
+	GeoipRecord record;
+
+	StaticAssertStmt(GEOIP_CACHE_SLOTS == 1 << 14, "the hash yields 14 bits");
+	if (slot->key == entry->offset + 1)
+		return &slot->record;
+	/* decode first: an error must not leave a half-filled slot */
+	GeoipLayoutDecode(entry, db.layout, db.path, &record);
+	slot->record = record;
+	slot->key = entry->offset + 1;
+	return &slot->record;
+}
+
+/* Raise the error for a file whose search tree is damaged. */
 static void
 pg_attribute_noreturn()
 GeoipCorrupt(const char *detail)
@@ -222,123 +284,36 @@ GeoipCorrupt(const char *detail)
 }
 
 /*
- * Look up one field of entry; false when the entry does not have it.  A
- * path through a value of another type (a string where a map should be)
- * also counts as missing: libmaxminddb does not tell the two apart.
+ * Fill answer from the file for addr (4 bytes when ipv4, else 16); false
+ * when the file has no entry for it, or an entry with neither a country
+ * nor a location.
  */
 static bool
-GeoipGetField(MMDB_entry_s *entry, const char *const *path, const char *name,
-			  MMDB_entry_data_s *data)
+GeoipLookupFile(MMDB_s *mmdb, const unsigned char *addr, bool ipv4, bool want_radius,
+				GeoipAnswer *answer)
 {
-	int			status = MMDB_aget_value(entry, data, path);
-
-	if (status == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR)
-		return false;
-	if (status != MMDB_SUCCESS)
-		GeoipCorrupt(psprintf("Reading field \"%s\" failed: %s.", name, MMDB_strerror(status)));
-	return data->has_data;
-}
-
-/* The ISO country code at path, validated, or NULL. */
-static text *
-GeoipGetCountry(MMDB_entry_s *entry, const char *const *path, const char *name)
-{
-	MMDB_entry_data_s data;
-
-	if (!GeoipGetField(entry, path, name, &data))
-		return NULL;
-	if (data.type != MMDB_DATA_TYPE_UTF8_STRING)
-		GeoipCorrupt(psprintf("Field \"%s\" is not a string (type %u).", name, data.type));
-	if (data.data_size < 1 || data.data_size > GEOIP_MAX_COUNTRY_LEN)
-		GeoipCorrupt(psprintf("Field \"%s\" has an invalid length: %u.", name, data.data_size));
-	for (uint32 i = 0; i < data.data_size; i++)
-	{
-		char		c = data.utf8_string[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-			GeoipCorrupt(psprintf("Field \"%s\" is not a country code.", name));
-	}
-	return cstring_to_text_with_len(data.utf8_string, (int) data.data_size);
-}
-
-/* The coordinate at path, validated against [-limit, limit]; false if absent. */
-static bool
-GeoipGetCoordinate(MMDB_entry_s *entry, const char *const *path, const char *name,
-				   double limit, double *result)
-{
-	MMDB_entry_data_s data;
-	double		value;
-
-	if (!GeoipGetField(entry, path, name, &data))
-		return false;
-	if (data.type == MMDB_DATA_TYPE_DOUBLE)
-		value = data.double_value;
-	else if (data.type == MMDB_DATA_TYPE_FLOAT)
-		value = data.float_value;
-	else
-		GeoipCorrupt(psprintf("Field \"%s\" is not a number (type %u).", name, data.type));
-	if (!(value >= -limit && value <= limit))	/* also refuses NaN */
-		GeoipCorrupt(psprintf("Field \"%s\" is out of range: %g.", name, value));
-	*result = value;
-	return true;
-}
-
-/* location.accuracy_radius, in km, validated; false if absent. */
-static bool
-GeoipGetRadius(MMDB_entry_s *entry, int32 *result)
-{
-	static const char *const path[] = {"location", "accuracy_radius", NULL};
-	const char *name = "location.accuracy_radius";
-	MMDB_entry_data_s data;
-
-	if (!GeoipGetField(entry, path, name, &data))
-		return false;
-	if (data.type == MMDB_DATA_TYPE_UINT16)
-		*result = data.uint16;
-	else if (data.type == MMDB_DATA_TYPE_UINT32 && data.uint32 <= PG_INT32_MAX)
-		*result = (int32) data.uint32;
-	else if (data.type == MMDB_DATA_TYPE_INT32 && data.int32 >= 0)
-		*result = data.int32;
-	else
-		GeoipCorrupt(psprintf("Field \"%s\" is not a non-negative integer (type %u).",
-							  name, data.type));
-	return true;
-}
-
-/*
- * Fill answer from the file; false when the file has no entry for ip, or an
- * entry with neither a country nor a location.
- */
-static bool
-GeoipLookupFile(MMDB_s *mmdb, inet *ip, bool want_radius, GeoipAnswer *answer)
-{
-	static const char *const country_path[] = {"country", "iso_code", NULL};
-	static const char *const registered_path[] = {"registered_country", "iso_code", NULL};
-	static const char *const latitude_path[] = {"location", "latitude", NULL};
-	static const char *const longitude_path[] = {"location", "longitude", NULL};
-	struct sockaddr_storage addr;
+	struct sockaddr_storage sa;
 	MMDB_lookup_result_s result;
+	const GeoipRecord *record;
 	int			mmdb_error;
-	bool		has_lat;
-	bool		has_lon;
 
-	memset(&addr, 0, sizeof(addr));
-	if (ip_family(ip) == PGSQL_AF_INET)
+	memset(&sa, 0, sizeof(sa));
+	if (ipv4)
 	{
-		struct sockaddr_in *sin = (struct sockaddr_in *) &addr;
+		struct sockaddr_in *sin = (struct sockaddr_in *) &sa;
 
 		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, ip_addr(ip), 4);
+		memcpy(&sin->sin_addr, addr, 4);
 	}
 	else
 	{
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &addr;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &sa;
 
 		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, ip_addr(ip), 16);
+		memcpy(&sin6->sin6_addr, addr, 16);
 	}
 
-	result = MMDB_lookup_sockaddr(mmdb, (struct sockaddr *) &addr, &mmdb_error);
+	result = MMDB_lookup_sockaddr(mmdb, (struct sockaddr *) &sa, &mmdb_error);
 	/* an IPv4-only file has no answer for IPv6 addresses */
 	if (mmdb_error == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
 		return false;
@@ -347,137 +322,63 @@ GeoipLookupFile(MMDB_s *mmdb, inet *ip, bool want_radius, GeoipAnswer *answer)
 	if (!result.found_entry)
 		return false;
 
-	answer->country = GeoipGetCountry(&result.entry, country_path, "country.iso_code");
-	if (answer->country == NULL)
-		answer->country = GeoipGetCountry(&result.entry, registered_path,
-										  "registered_country.iso_code");
-
-	has_lat = GeoipGetCoordinate(&result.entry, latitude_path, "location.latitude",
-								 90.0, &answer->latitude);
-	has_lon = GeoipGetCoordinate(&result.entry, longitude_path, "location.longitude",
-								 180.0, &answer->longitude);
-	if (has_lat != has_lon)
-		GeoipCorrupt(psprintf("Field \"%s\" is present without \"%s\".",
-							  has_lat ? "location.latitude" : "location.longitude",
-							  has_lat ? "location.longitude" : "location.latitude"));
-	answer->has_location = has_lat;
-	answer->has_radius = want_radius && GeoipGetRadius(&result.entry, &answer->accuracy_radius_km);
-
-	return answer->country != NULL || answer->has_location;
-}
-
-/* Raise the error for an out-of-range value in a row of geoip_networks. */
-static void
-pg_attribute_noreturn()
-GeoipInvalidRow(const char *network, const char *column, double value, const char *range)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("invalid %s in geoshard.geoip_networks for network %s: %g",
-					column, network, value),
-			 errdetail("The value must be %s.", range)));
-}
-
-/* Fill answer from geoshard.geoip_networks; false when no network contains ip. */
-static bool
-GeoipLookupTable(inet *ip, GeoipAnswer *answer)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	Datum		values[1];
-	HeapTuple	tuple;
-	TupleDesc	desc;
-	Datum		d;
-	bool		isnull;
-	bool		lat_null;
-	bool		lon_null;
-	char	   *network;
-	int			ret;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	if (table_plan == NULL)
-	{
-		Oid			argtypes[1] = {INETOID};
-		SPIPlanPtr	plan = SPI_prepare(GEOIP_TABLE_QUERY, 1, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the geoip_networks query: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the geoip_networks query");
-		table_plan = plan;
-	}
-
-	values[0] = PointerGetDatum(ip);
-	ret = SPI_execute_plan(table_plan, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read geoshard.geoip_networks: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-	{
-		SPI_finish();
+	record = GeoipRecordAt(&result.entry);
+	if (record->country_len == 0 && !record->has_location)
 		return false;
-	}
-
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	network = SPI_getvalue(tuple, desc, 1);
-
-	d = SPI_getbinval(tuple, desc, 3, &lat_null);
-	answer->latitude = lat_null ? 0.0 : DatumGetFloat8(d);
-	d = SPI_getbinval(tuple, desc, 4, &lon_null);
-	answer->longitude = lon_null ? 0.0 : DatumGetFloat8(d);
-	if (lat_null != lon_null)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("invalid location in geoshard.geoip_networks for network %s", network),
-				 errdetail("Latitude and longitude must be both set or both null.")));
-	answer->has_location = !lat_null;
-	if (answer->has_location)
-	{
-		if (!(answer->latitude >= -90.0 && answer->latitude <= 90.0))
-			GeoipInvalidRow(network, "latitude", answer->latitude, "between -90 and 90");
-		if (!(answer->longitude >= -180.0 && answer->longitude <= 180.0))
-			GeoipInvalidRow(network, "longitude", answer->longitude, "between -180 and 180");
-	}
-
-	d = SPI_getbinval(tuple, desc, 5, &isnull);
-	answer->has_radius = !isnull;
-	answer->accuracy_radius_km = isnull ? 0 : DatumGetInt32(d);
-	if (answer->has_radius && answer->accuracy_radius_km < 0)
-		GeoipInvalidRow(network, "accuracy_radius_km", answer->accuracy_radius_km,
-						"zero or more");
-
-	/* copy out before SPI_finish frees SPI's memory */
-	d = SPI_getbinval(tuple, desc, 2, &isnull);
-	if (!isnull)
-	{
-		MemoryContext old = MemoryContextSwitchTo(caller);
-
-		answer->country = DatumGetTextPCopy(d);
-		MemoryContextSwitchTo(old);
-	}
-
-	SPI_finish();
+	answer->country = record->country_len > 0 ?
+		cstring_to_text_with_len(record->country, record->country_len) : NULL;
+	answer->has_location = record->has_location;
+	answer->latitude = record->latitude;
+	answer->longitude = record->longitude;
+	answer->has_radius = want_radius && record->has_radius;
+	answer->accuracy_radius_km = record->accuracy_radius_km;
 	return true;
 }
 
 /*
  * Locate ip: from the file, else from the table.  Returns the source that
  * answered ("mmdb" or "table"), or NULL with answer all unknown.  Callers
- * that do not show the accuracy radius skip reading it from the file.
+ * that do not show the accuracy radius get none.
+ *
+ * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is looked up as its IPv4
+ * address, in the file and in the table.  Reserved addresses the file has
+ * no data for skip the file.
  */
 const char *
 GeoipLocate(inet *ip, bool want_radius, GeoipAnswer *answer)
 {
+	static const unsigned char mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	MMDB_s	   *mmdb = GeoipCurrentDatabase();
+	const unsigned char *addr = ip_addr(ip);
+	bool		ipv4 = ip_family(ip) == PGSQL_AF_INET;
+	inet		ipv4_ip;
+
+	if (!ipv4 && memcmp(addr, mapped_prefix, sizeof(mapped_prefix)) == 0)
+	{
+		addr += sizeof(mapped_prefix);
+		ipv4 = true;
+		memset(&ipv4_ip, 0, sizeof(ipv4_ip));
+		ipv4_ip.inet_data.family = PGSQL_AF_INET;
+		ipv4_ip.inet_data.bits = 32;
+		memcpy(ipv4_ip.inet_data.ipaddr, addr, 4);
+		SET_INET_VARSIZE(&ipv4_ip);
+		ip = &ipv4_ip;
+	}
 
 	memset(answer, 0, sizeof(GeoipAnswer));
-	if (mmdb != NULL && GeoipLookupFile(mmdb, ip, want_radius, answer))
-		return "mmdb";
-	memset(answer, 0, sizeof(GeoipAnswer));
-	if (GeoipLookupTable(ip, answer))
+	if (mmdb != NULL)
+	{
+		int			range = GeoipReservedRange(addr, ipv4);
+
+		if ((range < 0 || (db.reserved_in_file & (UINT32_C(1) << range)) != 0) &&
+			GeoipLookupFile(mmdb, addr, ipv4, want_radius, answer))
+			return "mmdb";
+	}
+	if (GeoipTableLookup(ip, answer))
+	{
+		answer->has_radius &= want_radius;
 		return "table";
+	}
 	return NULL;
 }
 
@@ -529,7 +430,9 @@ geoip_lookup(PG_FUNCTION_ARGS)
  * gets a WARNING where someone will read it: in the server log when the
  * postmaster reads the configuration (start and reload, once however many
  * backends there are), and in the session for SET.  Opening maps the file
- * and reads only its metadata, so this stays cheap.
+ * and reads only its metadata and first records, so this stays cheap.  A
+ * file whose first records give no country and no location under its
+ * layout gets a WARNING too.
  */
 bool
 GeoipDatabaseCheckHook(char **newval, void **extra, GucSource source)
@@ -538,6 +441,8 @@ GeoipDatabaseCheckHook(char **newval, void **extra, GucSource source)
 	struct stat st;
 	MMDB_s		mmdb;
 	int			status;
+	GeoipLayout layout;
+	bool		usable;
 
 	if (path == NULL || path[0] == '\0')
 		return true;
@@ -552,8 +457,13 @@ GeoipDatabaseCheckHook(char **newval, void **extra, GucSource source)
 	}
 	status = MMDB_open(path, MMDB_MODE_MMAP, &mmdb);
 	if (status != MMDB_SUCCESS)
+	{
 		GeoipReportOpenError(WARNING, path, status, errno);
-	else
-		MMDB_close(&mmdb);
+		return true;
+	}
+	layout = GeoipLayoutDetect(&mmdb, (GeoipLayout) geoshard_geoip_layout, &usable);
+	MMDB_close(&mmdb);
+	if (!usable)
+		GeoipLayoutWarnUnusable(WARNING, path, layout, (GeoipLayout) geoshard_geoip_layout);
 	return true;
 }

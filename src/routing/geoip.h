@@ -20,6 +20,15 @@ typedef struct GeoipAnswer
 	int32		accuracy_radius_km;
 } GeoipAnswer;
 
+/* record layouts of MaxMind DB files (geoshard.geoip_layout) */
+typedef enum GeoipLayout
+{
+	GEOIP_LAYOUT_AUTO,			/* detect per file */
+	GEOIP_LAYOUT_MAXMIND,		/* GeoIP2/GeoLite2, DB-IP */
+	GEOIP_LAYOUT_IPINFO,		/* IPinfo's flat records */
+	GEOIP_LAYOUT_IPLOCATIONDB	/* ip-location-db's flat records */
+} GeoipLayout;
+
 extern const char *GeoipLocate(inet *ip, bool want_radius, GeoipAnswer *answer);
 extern bool GeoipDatabaseCheckHook(char **newval, void **extra, GucSource source);
 

@@ -3,10 +3,14 @@
 # random networks for the routing benchmark (test/bench/routing.sh), and the
 # same networks as a tab-separated file for the benchmark's SQL peer.
 #
-# Usage: make-bench-mmdb.pl OUTPUT NETWORKS SEED
+# Usage: make-bench-mmdb.pl OUTPUT NETWORKS SEED [RECORDS]
 #   OUTPUT    the .mmdb file; the networks go to OUTPUT with .tsv for .mmdb
 #   NETWORKS  how many networks (IPv4 and IPv6 together)
 #   SEED      integer; the same seed gives the same networks and locations
+#   RECORDS   how many distinct records (cities) the networks share; by
+#             default every network has its own.  Real City files share:
+#             GeoLite2-City has a few million networks and a few hundred
+#             thousand distinct records, and a record cache depends on it.
 #
 # About 97% of the networks are IPv4, /16 to /24 (mostly /21 to /24, as in
 # real GeoIP data), spread over the public unicast space and never
@@ -25,9 +29,11 @@ use warnings FATAL => 'all';
 use MaxMind::DB::Writer::Tree;
 use Time::HiRes qw(time);
 
-my ($output, $count, $seed) = @ARGV;
-die "usage: $0 OUTPUT NETWORKS SEED\n"
-  unless defined $seed && $count =~ /^[1-9][0-9]*$/ && $seed =~ /^[0-9]+$/;
+my ($output, $count, $seed, $records) = @ARGV;
+die "usage: $0 OUTPUT NETWORKS SEED [RECORDS]\n"
+  unless defined $seed && $count =~ /^[1-9][0-9]*$/ && $seed =~ /^[0-9]+$/
+  && (!defined $records || $records =~ /^[1-9][0-9]*$/);
+$records //= $count;
 (my $tsv = $output) =~ s/(\.mmdb)?$/.tsv/;
 die "OUTPUT must end in .mmdb\n" if $tsv eq $output;
 
@@ -191,13 +197,24 @@ my $tree = MaxMind::DB::Writer::Tree->new(
 	map_key_type_callback    => sub { $types{ $_[0] } // die "no type for key $_[0]\n" },
 );
 
+# The shared records, drawn on first use; each network picks one uniformly.
+my @pool;
+
 open(my $out, '>', $tsv) or die "could not open $tsv: $!\n";
 for my $index (1 .. $count)
 {
 	my $network = rand() < $ipv6_share ? ipv6_network() : ipv4_network();
-	my $lat = (-600000 + int(rand(1300001))) / 10000;
-	my $lon = (-1800000 + int(rand(3600001))) / 10000;
-	my $data = record($index, $lat, $lon);
+	my $slot = $records == $count ? $index - 1 : int(rand($records));
+	my $entry = $pool[$slot];
+	unless ($entry)
+	{
+		my $lat = (-600000 + int(rand(1300001))) / 10000;
+		my $lon = (-1800000 + int(rand(3600001))) / 10000;
+		$entry = [ $lat, $lon, record($slot + 1, $lat, $lon) ];
+		# with a record per network, nothing is shared: keep no pool
+		$pool[$slot] = $entry unless $records == $count;
+	}
+	my ($lat, $lon, $data) = @$entry;
 	$tree->insert_network($network, $data);
 	printf $out "%s\t%.4f\t%.4f\t%s\n", $network, $lat, $lon, $data->{country}{iso_code};
 }
@@ -208,5 +225,5 @@ open(my $fh, '>:raw', $output) or die "could not open $output: $!\n";
 $tree->write_tree($fh);
 close($fh) or die "could not write $output: $!\n";
 
-printf STDERR "%s: %d networks inserted in %.1f s, written in %.1f s, %d bytes\n",
-  $output, $count, $t1 - $t0, time - $t1, -s $output;
+printf STDERR "%s: %d networks (%d distinct records) inserted in %.1f s, written in %.1f s, %d bytes\n",
+  $output, $count, $records, $t1 - $t0, time - $t1, -s $output;

@@ -127,6 +127,39 @@ FROM (SELECT s.g AS id,
 			FROM generate_series(1, :ips) g) s
 	  JOIN bench_networks n ON n.id = s.nid) x;
 
+-- Misses: :peer_ips public IPv4 addresses that no network holds (drawn
+-- uniformly from 1.0.0.0 to 223.255.255.255, outside the reserved ranges,
+-- and kept when the peer's index finds no network), as a real file misses
+-- addresses it does not know.  Private: :peer_ips addresses in the private
+-- and shared ranges (10/8, 172.16/12, 192.168/16, 100.64/10), with one in
+-- sixteen an IPv6 unique local address (fd00::/8), which routing must
+-- recognise without any lookup.
+CREATE TABLE ips_miss (
+	id int PRIMARY KEY,
+	ip inet NOT NULL
+);
+INSERT INTO ips_miss
+SELECT row_number() OVER (), a
+FROM (SELECT '0.0.0.0'::inet + (16777216 + floor(random() * (3758096384 - 16777216)))::int8 AS a
+	  FROM generate_series(1, 10 * :peer_ips)) x
+WHERE NOT a <<= ANY ('{10.0.0.0/8,100.64.0.0/10,127.0.0.0/8,169.254.0.0/16,172.16.0.0/12,192.0.0.0/24,192.0.2.0/24,192.88.99.0/24,192.168.0.0/16,198.18.0.0/15,198.51.100.0/24,203.0.113.0/24}'::inet[])
+  AND NOT EXISTS (SELECT 1 FROM bench_networks WHERE range4 >>= a::ip4)
+LIMIT :peer_ips;
+
+CREATE TABLE ips_private (
+	id int PRIMARY KEY,
+	ip inet NOT NULL
+);
+INSERT INTO ips_private
+SELECT g, CASE g % 16
+		   WHEN 0 THEN 'fd00::'::inet + floor(random() * 2 ^ 62)::int8
+		   WHEN 1 THEN '100.64.0.0'::inet + floor(random() * 2 ^ 22)::int8
+		   WHEN 2 THEN '172.16.0.0'::inet + floor(random() * 2 ^ 20)::int8
+		   WHEN 3 THEN '192.168.0.0'::inet + floor(random() * 2 ^ 16)::int8
+		   ELSE '10.0.0.0'::inet + floor(random() * 2 ^ 24)::int8
+	   END
+FROM generate_series(1, :peer_ips) g;
+
 -- The SQL router's share of the clients, and the agreement check's: the
 -- first rows, which are as random as the rest.
 CREATE TABLE ips_peer AS SELECT * FROM ips WHERE id <= :peer_ips;
@@ -134,7 +167,7 @@ ALTER TABLE ips_peer ADD PRIMARY KEY (id);
 CREATE TABLE ips_sample AS SELECT * FROM ips WHERE id <= :sample;
 ALTER TABLE ips_sample ADD PRIMARY KEY (id);
 
-VACUUM (FREEZE, ANALYZE) geoshard.regions, bench_networks, ips, ips_peer, ips_sample;
+VACUUM (FREEZE, ANALYZE) geoshard.regions, bench_networks, ips, ips_peer, ips_sample, ips_miss, ips_private;
 
 -- Load tables and indexes into shared_buffers before anything is timed.
 \o
@@ -145,8 +178,9 @@ FROM ips \gset
 SELECT string_agg(format('%s %s', c, pg_size_pretty(pg_relation_size(c))), ', ') AS sizes,
 	   sum(pg_prewarm(c)) AS blocks
 FROM unnest(ARRAY['geoshard.regions', 'bench_networks', 'bench_networks_range4', 'bench_networks_range6',
-				  'bench_networks_range', 'ips', 'ips_peer', 'ips_sample']::regclass[]) c \gset
-\echo 'networks:' :nets4 'IPv4,' :nets6 'IPv6; clients:' :ips4 'IPv4,' :ips6 'IPv6'
+				  'bench_networks_range', 'ips', 'ips_peer', 'ips_sample', 'ips_miss', 'ips_private']::regclass[]) c \gset
+SELECT count(*) AS misses FROM ips_miss \gset
+\echo 'networks:' :nets4 'IPv4,' :nets6 'IPv6; clients:' :ips4 'IPv4,' :ips6 'IPv6;' :misses 'misses,' :peer_ips 'private'
 \echo 'relations:' :sizes
 \echo 'prewarmed into shared_buffers:' :blocks 'blocks'
 \o /dev/null
@@ -206,8 +240,16 @@ FROM (VALUES
 	(8, 'geoip_lookup(ip), then ORDER BY haversine LIMIT 1 in SQL',
 	 'SELECT count(r.id) FROM ips_peer i CROSS JOIN LATERAL (SELECT rg.id FROM geoip_lookup(i.ip) g '
 	 'CROSS JOIN geoshard.regions rg ORDER BY haversine(g.latitude, g.longitude, rg.lat, rg.lon), rg.id COLLATE "C" LIMIT 1) r',
-	 'baseline ips_peer', true, true)
+	 'baseline ips_peer', true, true),
+	(9, 'baseline ips_miss', 'SELECT count(ip) FROM ips_miss', NULL, true, false),
+	(10, 'route_region(ip), misses', 'SELECT count(route_region(ip)) FROM ips_miss', 'baseline ips_miss', true, false),
+	(11, 'geoip_lookup(ip), misses', 'SELECT count(geoip_lookup(ip)) FROM ips_miss', 'baseline ips_miss', true, true),
+	(12, 'baseline ips_private', 'SELECT count(ip) FROM ips_private', NULL, true, false),
+	(13, 'route_region(ip), private addresses', 'SELECT count(route_region(ip)) FROM ips_private',
+	 'baseline ips_private', true, false)
 ) v(ord, name, query, baseline, peer, diagnostic);
+-- the draw may find fewer misses than asked for
+UPDATE bench.queries SET divisor = (SELECT count(*) FROM ips_miss) WHERE query LIKE '%FROM ips_miss';
 
 -- helpers -----------------------------------------------------------------------------
 

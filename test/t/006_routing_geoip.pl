@@ -130,9 +130,14 @@ $session->query_safe('RESET geoshard.geoip_database');
 
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server is still up');
 
-# Back to a good file: the session recovers.
+# Back to a good file: the session recovers.  Until the postmaster has
+# read the new setting (new sessions show it), the session may still be
+# told to use the corrupt file, and a lookup there is an error.
 $node->safe_psql('postgres',
 	qq{ALTER SYSTEM SET geoshard.geoip_database = '$dir/second.mmdb'; SELECT pg_reload_conf()});
+$node->poll_query_until('postgres',
+	qq{SELECT current_setting('geoshard.geoip_database') = '$dir/second.mmdb'})
+  or die 'the reload was not seen';
 ok( poll_session(
 		$session, sprintf($lookup, '198.51.100.20'), 'DE|52.52|13.4|50|mmdb'),
 	'session recovers once the setting names a good file');
