@@ -344,10 +344,15 @@ SELECT (geoshard.update_region('us-east-1', load => 0, enabled => false)).enable
 SELECT route_region('10.0.0.1'), route_region_explain('10.0.0.1') ->> 'reason' AS reason;
 SELECT (geoshard.update_region('us-east-1', enabled => true)).enabled;
 SELECT route_region('10.0.0.1'), route_region_explain('10.0.0.1') ->> 'reason' AS reason;
--- fences still apply: ZZ (no point) may only use eu-west-1
-SELECT geoshard.add_geo_fence('zz', ARRAY['ZZ'], ARRAY['eu-west-1']);
-SELECT route_region('100.66.0.1'), route_region_explain('100.66.0.1') ->> 'reason' AS reason;
-SELECT geoshard.remove_geo_fence('zz');
+-- fences still apply: BV (a code without a point) may only use eu-west-1
+SELECT geoshard.add_geo_fence('bv', ARRAY['BV'], ARRAY['eu-west-1']);
+SELECT route_region('100.67.0.1'), route_region_explain('100.67.0.1') ->> 'reason' AS reason;
+SELECT geoshard.remove_geo_fence('bv');
+-- a fence names countries by the codes GeoIP answers carry: one that no
+-- answer carries would never apply, so it is refused when written
+SELECT geoshard.add_geo_fence('uk', ARRAY['UK'], ARRAY['eu-west-1']);
+SELECT geoshard.add_geo_fence('deu', ARRAY['DEU'], ARRAY['eu-west-1']);
+INSERT INTO geoshard.geo_fences VALUES ('zz', ARRAY['ZZ'], ARRAY['eu-west-1']);
 -- a measured network is not unknown: measurements decide
 SELECT geoshard.observe_latency('10.0.0.7', 'eu-west-1', 50);
 SELECT route_region('10.0.0.1'), e ->> 'reason' AS reason, e ->> 'default_region' AS default_region

@@ -67,6 +67,7 @@
 #include "common/catalog_cache.h"
 #include "common/guc.h"
 #include "common/shmem.h"
+#include "routing/country.h"
 #include "routing/routing_table.h"
 
 typedef struct RoutingShared
@@ -450,6 +451,15 @@ RoutingLoadFences(RoutingTable *dst, bool read_only)
 					RoutingInvalidRow(table, f->name,
 									  psprintf("Country \"%s\" must be upper-case letters and digits, as in GeoIP files.",
 											   text_to_cstring(code)));
+			/*
+			 * A code no GeoIP answer carries ('UK', 'DEU') would never match,
+			 * so the fence would silently let everyone out.  Refused when the
+			 * catalogue is written (read_only is false only in the trigger),
+			 * not when it is read, so that routing keeps working on installs
+			 * that already have such a fence until it is next changed.
+			 */
+			if (!read_only)
+				CountryCheckCode(p, len);
 			if (dst->ncountries >= ROUTING_MAX_FENCE_COUNTRIES)
 				RoutingLimitExceeded("geo-fence countries", ROUTING_MAX_FENCE_COUNTRIES);
 			dst->countries[dst->ncountries].country = RoutingCountryKey(p, len);
