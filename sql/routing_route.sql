@@ -353,6 +353,17 @@ SELECT geoshard.remove_geo_fence('bv');
 SELECT geoshard.add_geo_fence('uk', ARRAY['UK'], ARRAY['eu-west-1']);
 SELECT geoshard.add_geo_fence('deu', ARRAY['DEU'], ARRAY['eu-west-1']);
 INSERT INTO geoshard.geo_fences VALUES ('zz', ARRAY['ZZ'], ARRAY['eu-west-1']);
+-- a fence written before the check (the trigger disabled here to make one)
+-- still routes, and does not block changes to regions, only to the fences
+ALTER TABLE geoshard.geo_fences DISABLE TRIGGER geo_fences_changed;
+INSERT INTO geoshard.geo_fences VALUES ('old-uk', ARRAY['UK', 'IT'], ARRAY['eu-west-1']);
+ALTER TABLE geoshard.geo_fences ENABLE ALWAYS TRIGGER geo_fences_changed;
+SELECT geoshard.drain_region('us-east-1');
+SELECT drained FROM geoshard.regions WHERE id = 'us-east-1';
+SELECT geoshard.undrain_region('us-east-1');
+SELECT route_region(41.9, 12.5, 'IT') AS italy_fenced;
+UPDATE geoshard.geo_fences SET regions = ARRAY['eu-west-1'] WHERE name = 'old-uk';
+SELECT geoshard.remove_geo_fence('old-uk');
 -- a measured network is not unknown: measurements decide
 SELECT geoshard.observe_latency('10.0.0.7', 'eu-west-1', 50);
 SELECT route_region('10.0.0.1'), e ->> 'reason' AS reason, e ->> 'default_region' AS default_region

@@ -409,6 +409,16 @@ RoutingCompareFenceCountries(const void *a, const void *b)
 	return x->fence - y->fence;
 }
 
+/*
+ * Set while the trigger checks a change of geoshard.geo_fences: a country
+ * code no GeoIP answer carries ('UK', 'DEU') would never match, so the fence
+ * would silently let everyone out.  Checked only when the fences themselves
+ * change, never when they are read or when a region changes, so that a fence
+ * written before the check existed blocks neither routing nor draining a
+ * region in an incident, only the next edit of the fences.
+ */
+static bool check_fence_countries = false;
+
 static void
 RoutingLoadFences(RoutingTable *dst, bool read_only)
 {
@@ -451,14 +461,7 @@ RoutingLoadFences(RoutingTable *dst, bool read_only)
 					RoutingInvalidRow(table, f->name,
 									  psprintf("Country \"%s\" must be upper-case letters and digits, as in GeoIP files.",
 											   text_to_cstring(code)));
-			/*
-			 * A code no GeoIP answer carries ('UK', 'DEU') would never match,
-			 * so the fence would silently let everyone out.  Refused when the
-			 * catalogue is written (read_only is false only in the trigger),
-			 * not when it is read, so that routing keeps working on installs
-			 * that already have such a fence until it is next changed.
-			 */
-			if (!read_only)
+			if (check_fence_countries)
 				CountryCheckCode(p, len);
 			if (dst->ncountries >= ROUTING_MAX_FENCE_COUNTRIES)
 				RoutingLimitExceeded("geo-fence countries", ROUTING_MAX_FENCE_COUNTRIES);
@@ -673,8 +676,18 @@ routing_changed(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 	{
 		RoutingTable *check = palloc(sizeof(RoutingTable));
+		Oid			regions_relid = RoutingRegionsRelid();
 
-		RoutingTableLoad(check, RoutingRegionsRelid(), false);
+		check_fence_countries = RelationGetRelid(trigdata->tg_relation) != regions_relid;
+		PG_TRY();
+		{
+			RoutingTableLoad(check, regions_relid, false);
+		}
+		PG_FINALLY();
+		{
+			check_fence_countries = false;
+		}
+		PG_END_TRY();
 		pfree(check);
 	}
 
