@@ -20,10 +20,10 @@ POSTGIS_RELEASES = 0.2
 
 MODULE_big = geoshard
 OBJS = \
-	src/common/geoshard.o \
-	src/common/guc.o \
-	src/common/shmem.o \
-	src/common/catalog_cache.o \
+	src/core/geoshard.o \
+	src/core/guc.o \
+	src/core/shmem.o \
+	src/core/catalog_cache.o \
 	src/geo/quadkey.o \
 	src/geo/quadkey_ops.o \
 	src/geo/quadkey_gist.o \
@@ -49,7 +49,7 @@ OBJS = \
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
-	src/common/common.sql \
+	src/core/core.sql \
 	src/geo/geo.sql \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql

@@ -44,7 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "routing/geoip.h"
 
 /* how often an open file is stat()ed for replacement, in milliseconds */

@@ -24,7 +24,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "geo/sphere.h"
 #include "routing/geoip.h"
 #include "routing/latency.h"

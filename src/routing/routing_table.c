@@ -64,9 +64,9 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "common/catalog_cache.h"
-#include "common/guc.h"
-#include "common/shmem.h"
+#include "core/catalog_cache.h"
+#include "core/guc.h"
+#include "core/shmem.h"
 #include "routing/routing_table.h"
 
 typedef struct RoutingShared

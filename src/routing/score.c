@@ -28,7 +28,7 @@
 
 #include "utils/float.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "geo/sphere.h"
 #include "routing/score.h"
 

@@ -1,5 +1,5 @@
 /*
- * src/common/guc.c
+ * src/core/guc.c
  *	  Defines every geoshard.* setting, in one place.
  *
  * Settings that SQL functions read are defined whether or not the library is
@@ -12,7 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "routing/geoip.h"
 
 int			geoshard_cover_max_cells = 100000;

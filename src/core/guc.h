@@ -1,9 +1,9 @@
 /*
- * src/common/guc.h
+ * src/core/guc.h
  *	  Every geoshard.* setting: the variables, and the function that defines them.
  */
-#ifndef GEOSHARD_COMMON_GUC_H
-#define GEOSHARD_COMMON_GUC_H
+#ifndef GEOSHARD_CORE_GUC_H
+#define GEOSHARD_CORE_GUC_H
 
 /* geoshard.cover_max_cells: largest set quadkey_cover may return (superuser-set) */
 extern int	geoshard_cover_max_cells;
@@ -31,4 +31,4 @@ extern int	geoshard_observed_latency_max_age;
 
 extern void GeoshardGucInit(void);
 
-#endif							/* GEOSHARD_COMMON_GUC_H */
+#endif							/* GEOSHARD_CORE_GUC_H */

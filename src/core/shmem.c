@@ -1,5 +1,5 @@
 /*
- * src/common/shmem.c
+ * src/core/shmem.c
  *	  Owns geoshard's shmem_request_hook and shmem_startup_hook (PG15) and
  *	  chains the hooks installed before ours.
  *
@@ -20,7 +20,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "common/shmem.h"
+#include "core/shmem.h"
 #include "crdt/hlc.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"

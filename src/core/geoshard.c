@@ -1,5 +1,5 @@
 /*
- * src/common/geoshard.c
+ * src/core/geoshard.c
  *	  Module entry point: PG_MODULE_MAGIC and _PG_init, which only hands over
  *	  to each area's initialisation.
  *
@@ -12,8 +12,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
-#include "common/guc.h"
-#include "common/shmem.h"
+#include "core/guc.h"
+#include "core/shmem.h"
 
 PG_MODULE_MAGIC;
 
