@@ -5,7 +5,7 @@
  *
  * The library works both ways it can be loaded: by CREATE EXTENSION (types
  * and query functions only) and through shared_preload_libraries (which also
- * reserves shared memory and, in later areas, starts background workers).
+ * reserves shared memory and starts the background workers).
  */
 #include "postgres.h"
 
@@ -14,6 +14,7 @@
 
 #include "core/guc.h"
 #include "core/shmem.h"
+#include "core/worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,5 +26,8 @@ _PG_init(void)
 	GeoshardGucInit();
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		GeoshardShmemInit();
+		GeoshardWorkersRegister();
+	}
 }

@@ -29,6 +29,18 @@ extern double geoshard_route_load_weight;
 extern int	geoshard_observed_latency_networks;
 extern int	geoshard_observed_latency_max_age;
 
+/* geoshard.health_* and geoshard.breaker_*: the health worker (times in ms, max age in s) */
+extern bool geoshard_health_enabled;
+extern int	geoshard_health_interval;
+extern int	geoshard_health_timeout;
+extern int	geoshard_breaker_failures;
+extern int	geoshard_breaker_successes;
+extern int	geoshard_breaker_cooldown;
+extern int	geoshard_health_degraded_ms;
+extern double geoshard_health_degraded_penalty_ms;
+extern int	geoshard_health_panic_threshold;
+extern int	geoshard_health_events_max_age;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_CORE_GUC_H */

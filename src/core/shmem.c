@@ -22,6 +22,7 @@
 
 #include "core/shmem.h"
 #include "crdt/hlc.h"
+#include "health/breaker.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -54,6 +55,7 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard hlc", HlcShmemSize, 0, HlcShmemInit},
 	{"geoshard routing", RoutingShmemSize, 1, RoutingShmemInit},
 	{"geoshard latency", LatencyShmemSize, 1, LatencyShmemInit},
+	{"geoshard health", HealthShmemSize, 1, HealthShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
