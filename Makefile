@@ -20,10 +20,11 @@ POSTGIS_RELEASES = 0.2
 
 MODULE_big = geoshard
 OBJS = \
-	src/common/geoshard.o \
-	src/common/guc.o \
-	src/common/shmem.o \
-	src/common/catalog_cache.o \
+	src/core/geoshard.o \
+	src/core/guc.o \
+	src/core/shmem.o \
+	src/core/catalog_cache.o \
+	src/core/worker.o \
 	src/geo/quadkey.o \
 	src/geo/quadkey_ops.o \
 	src/geo/quadkey_gist.o \
@@ -50,14 +51,18 @@ OBJS = \
 	src/routing/latency.o \
 	src/routing/route.o \
 	src/routing/routing_table.o \
-	src/routing/score.o
+	src/routing/score.o \
+	src/health/breaker.o \
+	src/health/probe.o \
+	src/health/health_worker.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
-	src/common/common.sql \
+	src/core/core.sql \
 	src/geo/geo.sql \
 	src/crdt/crdt.sql \
-	src/routing/routing.sql
+	src/routing/routing.sql \
+	src/health/health.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
@@ -92,8 +97,9 @@ ISOLATION_OPTS = --load-extension=geoshard
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
-PG_CPPFLAGS = -I$(srcdir)/src
-SHLIB_LINK = -lmaxminddb
+# libpq-fe.h: PostgreSQL's include directory, else where pkg-config finds libpq
+PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir) $(shell pkg-config --cflags-only-I libpq 2>/dev/null)
+SHLIB_LINK = -lmaxminddb -lcurl $(libpq)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 # Where this Makefile lives, known before PGXS (which may be missing on a fresh machine).

@@ -9,6 +9,8 @@ packages=(
 	libipc-run-perl
 	# GeoIP: the library geoip_lookup links with, and the writer tests build .mmdb files with
 	libmaxminddb-dev libmaxmind-db-writer-perl
+	# health worker: HTTP probes (libcurl) and postgres:// probes (libpq); pkg-config finds libpq-fe.h
+	libcurl4-openssl-dev libpq-dev pkg-config
 	# peers for cross-checks and benchmarks (PostGIS stays optional at run time)
 	postgresql-15-postgis-3 postgresql-15-q3c postgresql-15-ip4r
 	# the health benchmark's peer

@@ -24,7 +24,7 @@
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "crdt/hlc.h"
 
 /* Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01) */

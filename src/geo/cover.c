@@ -14,7 +14,7 @@
 
 #include "miscadmin.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "geo/cap.h"
 #include "geo/quadkey.h"
 

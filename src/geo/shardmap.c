@@ -33,7 +33,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "common/catalog_cache.h"
+#include "core/catalog_cache.h"
 #include "geo/quadkey.h"
 
 typedef struct ShardCache

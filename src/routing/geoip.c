@@ -46,7 +46,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "routing/geoip.h"
 #include "routing/geoip_layout.h"
 #include "routing/geoip_reserved.h"

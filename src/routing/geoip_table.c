@@ -46,7 +46,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "common/catalog_cache.h"
+#include "core/catalog_cache.h"
 #include "routing/geoip_table.h"
 
 #ifndef HAVE_INT128

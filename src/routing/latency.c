@@ -41,8 +41,8 @@
 #include "utils/inet.h"
 #include "utils/timestamp.h"
 
-#include "common/guc.h"
-#include "common/shmem.h"
+#include "core/guc.h"
+#include "core/shmem.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 

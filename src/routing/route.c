@@ -25,7 +25,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "geo/sphere.h"
 #include "routing/country.h"
 #include "routing/geoip.h"
@@ -196,6 +196,7 @@ RouteDecideOnCopy(const RouteClient *client, RouteDecision *decision)
 	copy->nregions = table->nregions;
 	copy->nfences = table->nfences;
 	copy->ncountries = table->ncountries;
+	copy->panic = table->panic;
 	memcpy(copy->regions, table->regions, sizeof(RoutingRegion) * table->nregions);
 	memcpy(copy->fences, table->fences, sizeof(RoutingFence) * table->nfences);
 	memcpy(copy->countries, table->countries, sizeof(RoutingFenceCountry) * table->ncountries);
@@ -297,6 +298,8 @@ RouteAppendFigures(StringInfo buf, const RoutingTable *table, const RouteClient 
 	RouteAppendNumber(buf, "score", true, c->score);
 	RouteAppendNumber(buf, "cost_penalty_ms", true, c->cost_penalty_ms);
 	RouteAppendNumber(buf, "load_penalty_ms", true, c->load_penalty_ms);
+	if (r->degraded)
+		RouteAppendNumber(buf, "degraded_penalty_ms", true, geoshard_health_degraded_penalty_ms);
 	RouteAppendNumber(buf, "load_fraction", true, r->load_fraction);
 	appendStringInfo(buf, ",\"over_capacity\":%s", c->over_capacity ? "true" : "false");
 	RouteAppendString(buf, "breaker", RoutingBreakerName((RoutingBreaker) r->breaker));

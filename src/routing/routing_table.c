@@ -64,9 +64,9 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "common/catalog_cache.h"
-#include "common/guc.h"
-#include "common/shmem.h"
+#include "core/catalog_cache.h"
+#include "core/guc.h"
+#include "core/shmem.h"
 #include "routing/country.h"
 #include "routing/routing_table.h"
 
@@ -394,6 +394,7 @@ RoutingLoadRegions(RoutingTable *dst, bool read_only)
 		r->load_fraction = Min(load / capacity, DBL_MAX);
 		r->id_hash = RoutingRegionIdHash(r->id);
 		r->breaker = ROUTING_BREAKER_CLOSED;
+		r->degraded = false;
 	}
 	dst->nregions = (int) SPI_processed;
 }
@@ -514,6 +515,7 @@ RoutingTableLoad(RoutingTable *dst, Oid regions_relid, bool read_only)
 
 	CatalogCacheLoadBegin(&load, RoutingRelationOwner(regions_relid));
 	dst->nregions = 0;
+	dst->panic = false;
 	dst->nfences = 0;
 	dst->ncountries = 0;
 	RoutingLoadRegions(dst, read_only);
@@ -521,19 +523,23 @@ RoutingTableLoad(RoutingTable *dst, Oid regions_relid, bool read_only)
 	CatalogCacheLoadEnd(&load);
 }
 
-/* Copy breaker states of regions that src and dst share (both sorted by id). */
+/* Copy health states of regions that src and dst share (both sorted by id). */
 static void
 RoutingCarryBreakers(RoutingTable *dst, const RoutingTable *src)
 {
 	int			i = 0;
 	int			j = 0;
 
+	dst->panic = src->panic;
 	while (i < dst->nregions && j < src->nregions)
 	{
 		int			cmp = strcmp(dst->regions[i].id, src->regions[j].id);
 
 		if (cmp == 0)
-			dst->regions[i++].breaker = src->regions[j++].breaker;
+		{
+			dst->regions[i].breaker = src->regions[j].breaker;
+			dst->regions[i++].degraded = src->regions[j++].degraded;
+		}
 		else if (cmp < 0)
 			i++;
 		else
@@ -698,7 +704,7 @@ routing_changed(PG_FUNCTION_ARGS)
 }
 
 /* The shared table of this database, loaded; errors when there is none. */
-static void
+void
 RoutingRequireShared(void)
 {
 	if (!RoutingUsesShared())
@@ -712,41 +718,52 @@ RoutingRequireShared(void)
 	RoutingTableRelease();
 }
 
-/* geoshard.set_region_breaker(region, state): force a region's circuit breaker */
-PG_FUNCTION_INFO_V1(set_region_breaker);
-Datum
-set_region_breaker(PG_FUNCTION_ARGS)
+/* Does this database's shared table have region id?  After RoutingRequireShared(). */
+bool
+RoutingHasRegion(const char *id)
 {
-	char	   *region = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	RoutingBreaker breaker;
-	int			slot;
+	const RoutingTable *table = RoutingTableAcquire();
+	bool		found = RoutingFindRegion(table, id) >= 0;
 
-	if (strcmp(name, "closed") == 0)
-		breaker = ROUTING_BREAKER_CLOSED;
-	else if (strcmp(name, "half_open") == 0)
-		breaker = ROUTING_BREAKER_HALF_OPEN;
-	else if (strcmp(name, "open") == 0)
-		breaker = ROUTING_BREAKER_OPEN;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized circuit breaker state: \"%s\"", name),
-				 errhint("Use closed, half_open or open.")));
+	RoutingTableRelease();
+	return found;
+}
 
-	RoutingRequireShared();
+/*
+ * Install the health area's view of every region (sorted by id) in the
+ * shared table: regions it does not list are closed and not degraded.
+ * Nothing happens while the shared table holds no load; the health worker
+ * loads it before it publishes.
+ */
+void
+RoutingPublishHealth(const RoutingHealth *health, int n, bool panic)
+{
+	RoutingTable *table;
+	int			j = 0;
+
+	if (routing_shared == NULL)
+		return;
 	LWLockAcquire(routing_shared->lock, LW_EXCLUSIVE);
-	slot = RoutingFindRegion(&routing_shared->table, region);
-	if (slot >= 0)
-		routing_shared->table.regions[slot].breaker = (uint8) breaker;
-	LWLockRelease(routing_shared->lock);
+	table = &routing_shared->table;
+	for (int i = 0; i < table->nregions && routing_shared->valid; i++)
+	{
+		RoutingRegion *r = &table->regions[i];
 
-	if (slot < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("region \"%s\" does not exist", region),
-				 errhint("List regions with: SELECT * FROM geoshard.regions.")));
-	PG_RETURN_VOID();
+		while (j < n && strcmp(health[j].id, r->id) < 0)
+			j++;
+		if (j < n && strcmp(health[j].id, r->id) == 0)
+		{
+			r->breaker = health[j].breaker;
+			r->degraded = health[j].degraded;
+		}
+		else
+		{
+			r->breaker = ROUTING_BREAKER_CLOSED;
+			r->degraded = false;
+		}
+	}
+	table->panic = panic;
+	LWLockRelease(routing_shared->lock);
 }
 
 /* geoshard.routing_regions(): the routing table as route_region sees it */

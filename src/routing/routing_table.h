@@ -41,7 +41,8 @@ typedef struct RoutingRegion
 	double		load_fraction;	/* load / capacity */
 	bool		enabled;
 	bool		drained;
-	uint8		breaker;		/* RoutingBreaker */
+	uint8		breaker;		/* RoutingBreaker, published by the health area */
+	bool		degraded;		/* up but slow: routing adds a penalty */
 } RoutingRegion;
 
 typedef struct RoutingFence
@@ -66,6 +67,7 @@ typedef struct RoutingTable
 	int			nregions;
 	int			nfences;
 	int			ncountries;
+	bool		panic;			/* health panic mode: breakers published closed */
 	RoutingRegion regions[ROUTING_MAX_REGIONS];
 	RoutingFence fences[ROUTING_MAX_FENCES];
 	RoutingFenceCountry countries[ROUTING_MAX_FENCE_COUNTRIES];
@@ -84,6 +86,18 @@ extern uint64 RoutingRegionIdHash(const char *id);
 extern int	RoutingFindRegion(const RoutingTable *table, const char *id);
 extern const char *RoutingBreakerName(RoutingBreaker breaker);
 extern bool RoutingServesDatabase(void);
+
+/* one region's health, as the health area publishes it (sorted by id) */
+typedef struct RoutingHealth
+{
+	char		id[ROUTING_NAME_LEN];
+	uint8		breaker;		/* RoutingBreaker */
+	bool		degraded;
+} RoutingHealth;
+
+extern void RoutingPublishHealth(const RoutingHealth *health, int n, bool panic);
+extern void RoutingRequireShared(void);
+extern bool RoutingHasRegion(const char *id);
 
 extern Size RoutingShmemSize(void);
 extern void RoutingShmemInit(void *shared, bool found, LWLockPadded *locks);

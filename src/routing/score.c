@@ -10,7 +10,8 @@
  *      breakers, then regions whose latency is unknown (no client location
  *      and no measurement) except geoshard.default_region, which for such
  *      a client ranks as the nearest region would;
- *   2. score = latency_ms + cost_weight * cost + load_weight * load/capacity,
+ *   2. score = latency_ms + cost_weight * cost + load_weight * load/capacity
+ *      (+ health_degraded_penalty_ms when the health worker finds it slow),
  *      where latency_ms is the client network's measured round trip when
  *      there is a fresh one, else base_latency_ms + distance_km / 100
  *      (light in fibre covers about 200 km per ms, and a round trip goes
@@ -29,7 +30,7 @@
 
 #include "utils/float.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "geo/sphere.h"
 #include "routing/score.h"
 
@@ -253,6 +254,9 @@ RouteDecide(const RoutingTable *table, const RouteClient *client, RouteDecision 
 		c->load_penalty_ms = RouteSaturate(geoshard_route_load_weight * r->load_fraction);
 		c->score = RouteSaturate(RouteSaturate((c->has_latency ? c->latency_ms : 0.0) +
 											   c->cost_penalty_ms) + c->load_penalty_ms);
+		/* up but slow, as the health worker measures it (docs/health.md) */
+		if (r->degraded)
+			c->score = RouteSaturate(c->score + geoshard_health_degraded_penalty_ms);
 		c->over_capacity = r->load_fraction >= 1.0;
 		c->tier = (c->over_capacity ? ROUTE_TIER_OVER_CAPACITY : 0) +
 			(r->breaker == ROUTING_BREAKER_HALF_OPEN ? ROUTE_TIER_HALF_OPEN : 0) +
@@ -303,11 +307,12 @@ RouteNearer(const RouteCandidate *a, const RouteCandidate *b)
 /*
  * Why the winner won, or why there is none: the first that holds of
  *   no_regions, no_allowed_region (fenced, none available),
- *   no_region_available, fenced (the fence changed the answer), failover
- *   (the nearest allowed region, or the default region for a client
- *   without location, is drained, open or half-open),
- *   over_capacity_last_resort, default_region, no_client_location,
- *   country_location (located by its country alone), nearest_over_capacity,
+ *   no_region_available, panic (health panic mode), fenced (the fence
+ *   changed the answer), failover (the nearest allowed region, or the
+ *   default region for a client without location, is drained, open or
+ *   half-open), over_capacity_last_resort, default_region,
+ *   no_client_location, country_location (located by its country alone),
+ *   nearest_over_capacity,
  *   least_loaded / lowest_cost (penalties outweighed latency),
  *   lowest_latency.
  */
@@ -324,6 +329,9 @@ RouteReason(const RoutingTable *table, const RouteClient *client, const RouteDec
 	if (decision->winner < 0)
 		return decision->nfences > 0 ? "no_allowed_region" : "no_region_available";
 	winner = &decision->candidates[decision->winner];
+	/* the health worker sees too few healthy regions and published no open breaker */
+	if (table->panic)
+		return "panic";
 
 	for (int i = 0; i < decision->ncandidates; i++)
 	{

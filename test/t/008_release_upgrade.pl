@@ -65,9 +65,15 @@ sub extension_objects
 		'>', \$out, '2>', \$err);
 	die "pg_dump failed: $err" unless $ok;
 	my @lines = grep {
-		!/binary_upgrade_|frozenxid|minmxid|^WHERE oid = '\d+'|^\\(un)?restrict |^-- Dumped (from|by)|^SET |^SELECT pg_catalog\.set_config/
+		!/binary_upgrade_|frozenxid|minmxid|^WHERE oid = '\d+'|^\\(un)?restrict |^-- Dumped (from|by)|^-- PostgreSQL database dump complete|^SET |^SELECT pg_catalog\.set_config/
 	} split /\n/, $out;
-	return join("\n", @lines) . "\n";
+
+	# Sorted entry by entry: pg_dump orders objects by dependencies, and the
+	# filled database's own views (schema app, not dumped) pull the tables
+	# they read ahead of others, which a fresh install has no reason to do.
+	my ($head, @entries) = split /^(?=-- Name: )/m, join("\n", @lines) . "\n";
+	s/(?:\n--\s*)+\z/\n/ for @entries;
+	return join('', $head, sort @entries);
 }
 
 foreach my $release (@releases)

@@ -1,19 +1,20 @@
 /*
- * src/common/geoshard.c
+ * src/core/geoshard.c
  *	  Module entry point: PG_MODULE_MAGIC and _PG_init, which only hands over
  *	  to each area's initialisation.
  *
  * The library works both ways it can be loaded: by CREATE EXTENSION (types
  * and query functions only) and through shared_preload_libraries (which also
- * reserves shared memory and, in later areas, starts background workers).
+ * reserves shared memory and starts the background workers).
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
 
-#include "common/guc.h"
-#include "common/shmem.h"
+#include "core/guc.h"
+#include "core/shmem.h"
+#include "core/worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,5 +26,8 @@ _PG_init(void)
 	GeoshardGucInit();
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		GeoshardShmemInit();
+		GeoshardWorkersRegister();
+	}
 }

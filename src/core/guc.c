@@ -1,5 +1,5 @@
 /*
- * src/common/guc.c
+ * src/core/guc.c
  *	  Defines every geoshard.* setting, in one place.
  *
  * Settings that SQL functions read are defined whether or not the library is
@@ -12,7 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "common/guc.h"
+#include "core/guc.h"
 #include "routing/geoip.h"
 #include "routing/score.h"
 
@@ -28,6 +28,16 @@ double		geoshard_route_load_weight = 50.0;
 char	   *geoshard_default_region = NULL;
 int			geoshard_observed_latency_networks = 16384;
 int			geoshard_observed_latency_max_age = 600;
+bool		geoshard_health_enabled = true;
+int			geoshard_health_interval = 500;
+int			geoshard_health_timeout = 250;
+int			geoshard_breaker_failures = 3;
+int			geoshard_breaker_successes = 2;
+int			geoshard_breaker_cooldown = 5000;
+int			geoshard_health_degraded_ms = 200;
+double		geoshard_health_degraded_penalty_ms = 100.0;
+int			geoshard_health_panic_threshold = 50;
+int			geoshard_health_events_max_age = 7 * 24 * 3600;
 
 static const struct config_enum_entry geoip_layout_options[] = {
 	{"auto", GEOIP_LAYOUT_AUTO, false},
@@ -181,6 +191,120 @@ GeoshardGucInit(void)
 							1,
 							30 * 24 * 3600,
 							PGC_USERSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/*
+	 * The health worker's settings (docs/health.md).  PGC_SIGHUP: the worker
+	 * re-reads them on reload and applies them from its next round.  They
+	 * are defined without preload too, so that ALTER SYSTEM can check them
+	 * before a restart.
+	 */
+	DefineCustomBoolVariable("geoshard.health_enabled",
+							 "Turns the health worker's probes on or off.",
+							 "Off: breakers not forced by set_region_breaker are closed and nothing is probed.",
+							 &geoshard_health_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.health_interval",
+							"Sets how often the health worker probes every region.",
+							"A round starts this long after the previous one started, or at once when that one took longer.",
+							&geoshard_health_interval,
+							500,
+							10,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.health_timeout",
+							"Sets how long one health probe may take before it counts as a failure.",
+							"Connecting, the request and the answer all count.",
+							&geoshard_health_timeout,
+							250,
+							10,
+							600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.breaker_failures",
+							"Sets how many consecutive failed probes open a region's circuit breaker.",
+							NULL,
+							&geoshard_breaker_failures,
+							3,
+							1,
+							1000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.breaker_successes",
+							"Sets how many consecutive successful probes close a half-open circuit breaker.",
+							NULL,
+							&geoshard_breaker_successes,
+							2,
+							1,
+							1000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.breaker_cooldown",
+							"Sets how long an open circuit breaker waits before it turns half-open.",
+							"Each re-opening within a stable period doubles it, up to 16 times this value.",
+							&geoshard_breaker_cooldown,
+							5000,
+							10,
+							24 * 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.health_degraded_ms",
+							"Sets the smoothed probe round trip above which a region counts as degraded.",
+							"Routing adds geoshard.health_degraded_penalty_ms to a degraded region's score; 0 turns degradation off.",
+							&geoshard_health_degraded_ms,
+							200,
+							0,
+							600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("geoshard.health_degraded_penalty_ms",
+							 "Sets the milliseconds route_region adds to the score of a degraded region.",
+							 NULL,
+							 &geoshard_health_degraded_penalty_ms,
+							 100.0,
+							 0.0,
+							 1000000.0,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.health_panic_threshold",
+							"Sets the percentage of healthy probed regions below which routing ignores the breakers.",
+							"Below it the prober's own network is the likelier fault (panic mode); 0 turns panic mode off.",
+							&geoshard_health_panic_threshold,
+							50,
+							0,
+							100,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.health_events_max_age",
+							"Sets how long rows of geoshard.health_events are kept.",
+							"The health worker deletes older rows, but keeps each region's latest one.",
+							&geoshard_health_events_max_age,
+							7 * 24 * 3600,
+							60,
+							PG_INT32_MAX,
+							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 

@@ -1,5 +1,5 @@
 /*
- * src/common/catalog_cache.c
+ * src/core/catalog_cache.c
  *	  Loading geoshard's catalogue caches (the shard map in shardmap.c, the
  *	  routing table in routing_table.c): SPI queries that run on behalf of
  *	  whoever happens to call shard_for or route_region first, and whose
@@ -34,7 +34,7 @@
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 
-#include "common/catalog_cache.h"
+#include "core/catalog_cache.h"
 
 /* the snapshot of loads in parallel mode; GetSnapshotData() allocates its arrays once */
 static SnapshotData parallel_snapshot = {SNAPSHOT_MVCC};

@@ -1,5 +1,5 @@
 /*
- * src/common/shmem.c
+ * src/core/shmem.c
  *	  Owns geoshard's shmem_request_hook and shmem_startup_hook (PG15) and
  *	  chains the hooks installed before ours.
  *
@@ -20,8 +20,9 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "common/shmem.h"
+#include "core/shmem.h"
 #include "crdt/hlc.h"
+#include "health/breaker.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -54,6 +55,7 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard hlc", HlcShmemSize, 0, HlcShmemInit},
 	{"geoshard routing", RoutingShmemSize, 1, RoutingShmemInit},
 	{"geoshard latency", LatencyShmemSize, 1, LatencyShmemInit},
+	{"geoshard health", HealthShmemSize, 1, HealthShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;

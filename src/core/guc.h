@@ -1,9 +1,9 @@
 /*
- * src/common/guc.h
+ * src/core/guc.h
  *	  Every geoshard.* setting: the variables, and the function that defines them.
  */
-#ifndef GEOSHARD_COMMON_GUC_H
-#define GEOSHARD_COMMON_GUC_H
+#ifndef GEOSHARD_CORE_GUC_H
+#define GEOSHARD_CORE_GUC_H
 
 /* geoshard.cover_max_cells: largest set quadkey_cover may return (superuser-set) */
 extern int	geoshard_cover_max_cells;
@@ -35,6 +35,18 @@ extern char *geoshard_default_region;
 extern int	geoshard_observed_latency_networks;
 extern int	geoshard_observed_latency_max_age;
 
+/* geoshard.health_* and geoshard.breaker_*: the health worker (times in ms, max age in s) */
+extern bool geoshard_health_enabled;
+extern int	geoshard_health_interval;
+extern int	geoshard_health_timeout;
+extern int	geoshard_breaker_failures;
+extern int	geoshard_breaker_successes;
+extern int	geoshard_breaker_cooldown;
+extern int	geoshard_health_degraded_ms;
+extern double geoshard_health_degraded_penalty_ms;
+extern int	geoshard_health_panic_threshold;
+extern int	geoshard_health_events_max_age;
+
 extern void GeoshardGucInit(void);
 
-#endif							/* GEOSHARD_COMMON_GUC_H */
+#endif							/* GEOSHARD_CORE_GUC_H */

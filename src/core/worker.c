@@ -1,0 +1,182 @@
+/*
+ * src/core/worker.c
+ *	  Every geoshard background worker is registered here, from one table,
+ *	  and shares the start-up, loop and transaction helpers below.
+ *
+ * Workers run only when geoshard is in shared_preload_libraries.  Each one
+ * connects to geoshard.database and runs a loop of this shape (worker_spi,
+ * pg_cron):
+ *
+ *     GeoshardWorkerStart("geoshard <area>");
+ *     for (;;)
+ *     {
+ *         GeoshardWorkerWait(timeout);        latch, timeout, postmaster death,
+ *                                             SIGTERM, SIGHUP
+ *         if (GeoshardWorkerBeginWork("..."))   false: extension not created
+ *             ... SPI ...
+ *         GeoshardWorkerEndWork();
+ *         ... network work, outside any transaction and any lock ...
+ *     }
+ *
+ * A worker never sleeps with pg_usleep: a latch wait wakes at once for a
+ * signal or the postmaster's death.  A PostgreSQL ERROR ends the worker and
+ * the postmaster starts it again after bgw_restart_time; failures of the
+ * outside world are values the worker handles.  While the extension is not
+ * created in geoshard.database, GeoshardWorkerBeginWork says so once in the
+ * log and returns false, and the worker waits GEOSHARD_WORKER_RECHECK_MS
+ * before it asks again.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "core/guc.h"
+#include "core/worker.h"
+
+/* seconds before the postmaster restarts a worker that exited with an error */
+#define GEOSHARD_WORKER_RESTART_S	2
+
+typedef struct GeoshardWorker
+{
+	const char *name;			/* bgw_name and bgw_type: "geoshard <area>" */
+	const char *function;		/* entry point, Geoshard<Area>Main */
+} GeoshardWorker;
+
+static const GeoshardWorker workers[] = {
+	{"geoshard health", "GeoshardHealthMain"},
+};
+
+/* this worker's state */
+static MemoryContext worker_context = NULL;
+static bool extension_missing_logged = false;
+
+/* Register every worker; called from _PG_init during preload only. */
+void
+GeoshardWorkersRegister(void)
+{
+	for (int i = 0; i < (int) lengthof(workers); i++)
+	{
+		BackgroundWorker worker;
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = GEOSHARD_WORKER_RESTART_S;
+		strlcpy(worker.bgw_library_name, "geoshard", BGW_MAXLEN);
+		strlcpy(worker.bgw_function_name, workers[i].function, BGW_MAXLEN);
+		strlcpy(worker.bgw_name, workers[i].name, BGW_MAXLEN);
+		strlcpy(worker.bgw_type, workers[i].name, BGW_MAXLEN);
+		RegisterBackgroundWorker(&worker);
+	}
+}
+
+/*
+ * Start-up of a worker's main function: signals, the database connection,
+ * the name in pg_stat_activity, and a memory context of its own that the
+ * caller is left in.
+ */
+void
+GeoshardWorkerStart(const char *name)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(geoshard_database, NULL, 0);
+	pgstat_report_appname(name);
+
+	worker_context = AllocSetContextCreate(TopMemoryContext, "geoshard worker", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSetIdentifier(worker_context, name);
+	MemoryContextSwitchTo(worker_context);
+}
+
+/*
+ * Act on what signals asked for: SIGTERM ends the worker (die sets an
+ * interrupt), SIGHUP re-reads the configuration.  Returns true when the
+ * configuration was reloaded, so that the caller recomputes what it derives
+ * from settings.
+ */
+bool
+GeoshardWorkerHandleInterrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Wait for the latch or timeout_ms, whichever comes first; exits with the
+ * postmaster.  Returns true when the configuration was reloaded.
+ */
+bool
+GeoshardWorkerWait(long timeout_ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 Max(timeout_ms, 0), PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	return GeoshardWorkerHandleInterrupts();
+}
+
+/*
+ * Open the transaction of one unit of database work (worker_spi): a
+ * statement timestamp, a transaction, SPI and a snapshot.  Returns false,
+ * with the transaction open all the same, when the extension is not created
+ * in this database yet: logged once, until it appears.
+ * GeoshardWorkerEndWork() must follow either way.
+ */
+bool
+GeoshardWorkerBeginWork(const char *activity)
+{
+	bool		ready;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+
+	ready = OidIsValid(get_extension_oid("geoshard", true));
+	if (!ready && !extension_missing_logged)
+		ereport(LOG,
+				(errmsg("%s is waiting for CREATE EXTENSION geoshard in database \"%s\"",
+						MyBgworkerEntry->bgw_type, geoshard_database)));
+	else if (ready && extension_missing_logged)
+		ereport(LOG,
+				(errmsg("%s found extension geoshard in database \"%s\"",
+						MyBgworkerEntry->bgw_type, geoshard_database)));
+	extension_missing_logged = !ready;
+	return ready;
+}
+
+/* Close what GeoshardWorkerBeginWork opened, and return to the worker's context. */
+void
+GeoshardWorkerEndWork(void)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(true);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	/* the transaction's contexts are gone */
+	MemoryContextSwitchTo(worker_context);
+}

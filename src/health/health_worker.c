@@ -1,0 +1,302 @@
+/*
+ * src/health/health_worker.c
+ *	  The health worker ("geoshard health"): probes every region's endpoint
+ *	  each geoshard.health_interval and drives the circuit breakers.
+ *
+ * A round:
+ *   1. one transaction: read geoshard.regions; on the first round after a
+ *      server start rebuild the breakers from geoshard.health_events; make
+ *      sure the shared routing table is loaded, so that the states can be
+ *      published into it;
+ *   2. outside any transaction and lock: probe every endpoint at once
+ *      (probe.c), bounded by geoshard.health_timeout;
+ *   3. apply the results to the breakers (breaker.c) and publish the
+ *      effective states into the routing table; answer probe_now;
+ *   4. when breakers changed, or pruning is due, one transaction that
+ *      appends the transitions to geoshard.health_events and deletes rows
+ *      older than geoshard.health_events_max_age.
+ * Rounds start health_interval apart (at once when one took longer); a
+ * probe_now request sets the latch and starts a round at once.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "core/guc.h"
+#include "core/worker.h"
+#include "health/breaker.h"
+#include "health/probe.h"
+#include "routing/routing_table.h"
+
+/* how often to look again while the extension or its 0.3 objects are missing */
+#define HEALTH_RECHECK_MS		5000
+/* how long to sleep while geoshard.health_enabled is off (a reload wakes us) */
+#define HEALTH_IDLE_MS			60000
+/* how often old rows of health_events are pruned */
+#define HEALTH_PRUNE_MS			60000
+/* transitions one round can record: each region changes at most twice, plus forcing */
+#define HEALTH_MAX_EVENTS		(3 * ROUTING_MAX_REGIONS)
+
+PGDLLEXPORT void GeoshardHealthMain(Datum main_arg);
+
+#define HEALTH_REGIONS_QUERY \
+	"SELECT id, CASE WHEN enabled AND endpoint <> '' THEN endpoint END, endpoint" \
+	" FROM geoshard.regions ORDER BY id COLLATE pg_catalog.\"C\""
+
+#define HEALTH_RESTORE_QUERY \
+	"SELECT DISTINCT ON (region) region, to_state, reason = 'forced'" \
+	" FROM geoshard.health_events ORDER BY region, at DESC, id DESC"
+
+#define HEALTH_INSERT_QUERY \
+	"INSERT INTO geoshard.health_events (region, from_state, to_state, reason, error, rtt_ms, at)" \
+	" VALUES ($1, $2, $3, $4, $5, $6, $7)"
+
+/* every row older than the age, but each region's latest, which restores it */
+#define HEALTH_PRUNE_QUERY \
+	"DELETE FROM geoshard.health_events e" \
+	" WHERE e.at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)" \
+	" AND EXISTS (SELECT FROM geoshard.health_events l" \
+	" WHERE l.region = e.region AND (l.at, l.id) > (e.at, e.id))"
+
+static bool waiting_for_update_logged = false;
+
+static RoutingBreaker
+HealthBreakerFromName(const char *name)
+{
+	if (strcmp(name, "open") == 0)
+		return ROUTING_BREAKER_OPEN;
+	if (strcmp(name, "half_open") == 0)
+		return ROUTING_BREAKER_HALF_OPEN;
+	return ROUTING_BREAKER_CLOSED;
+}
+
+/* Is geoshard.health_events there (the extension may still be at 0.2)? */
+static bool
+HealthEventsExist(void)
+{
+	Oid			nspid = get_namespace_oid("geoshard", true);
+	bool		exists = OidIsValid(nspid) && OidIsValid(get_relname_relid("health_events", nspid));
+
+	if (!exists && !waiting_for_update_logged)
+		ereport(LOG,
+				(errmsg("geoshard health is waiting for ALTER EXTENSION geoshard UPDATE in database \"%s\"",
+						geoshard_database),
+				 errdetail("Table geoshard.health_events does not exist.")));
+	waiting_for_update_logged = !exists;
+	return exists;
+}
+
+/* Run a query of this file; errors when SPI does not return "expected". */
+static void
+HealthExecute(const char *sql, int expected, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	int			ret = nargs > 0 ?
+		SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) :
+		SPI_execute(sql, false, 0);
+
+	if (ret != expected)
+		elog(ERROR, "health worker query failed with SPI code %d: %s", ret, sql);
+}
+
+/* The regions and their endpoints, into targets; strings go into context. */
+static int
+HealthLoadTargets(HealthTarget *targets, MemoryContext context)
+{
+	int			n;
+
+	HealthExecute(HEALTH_REGIONS_QUERY, SPI_OK_SELECT, 0, NULL, NULL, NULL);
+	n = (int) Min(SPI_processed, (uint64) ROUTING_MAX_REGIONS);
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *id = SPI_getvalue(tuple, desc, 1);
+		char	   *endpoint = SPI_getvalue(tuple, desc, 2);
+		char	   *configured = SPI_getvalue(tuple, desc, 3);
+
+		strlcpy(targets[i].region, id, ROUTING_NAME_LEN);
+		/* SPI's context ends with the transaction; the probes come after it */
+		targets[i].endpoint = endpoint != NULL ? MemoryContextStrdup(context, endpoint) : NULL;
+		targets[i].configured = configured != NULL ? MemoryContextStrdup(context, configured) : NULL;
+	}
+	return n;
+}
+
+/* Rebuild the breakers from each region's latest event. */
+static void
+HealthRestoreFromEvents(void)
+{
+	HealthExecute(HEALTH_RESTORE_QUERY, SPI_OK_SELECT, 0, NULL, NULL, NULL);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *region = SPI_getvalue(tuple, desc, 1);
+		char	   *to = SPI_getvalue(tuple, desc, 2);
+		char	   *forced = SPI_getvalue(tuple, desc, 3);
+
+		HealthRestore(region, HealthBreakerFromName(to), forced != NULL && forced[0] == 't');
+	}
+	HealthRestore(NULL, ROUTING_BREAKER_CLOSED, false);
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("geoshard health rebuilt the circuit breakers of %d regions from geoshard.health_events",
+						(int) SPI_processed)));
+}
+
+static void
+HealthRecord(const HealthEvent *events, int nevents, bool prune)
+{
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, TIMESTAMPTZOID};
+
+	for (int i = 0; i < nevents; i++)
+	{
+		const HealthEvent *e = &events[i];
+		Datum		values[7];
+		char		nulls[8] = "       ";
+
+		values[0] = CStringGetTextDatum(e->region);
+		values[1] = CStringGetTextDatum(RoutingBreakerName(e->from));
+		values[2] = CStringGetTextDatum(RoutingBreakerName(e->to));
+		values[3] = CStringGetTextDatum(HealthReasonName(e->reason));
+		values[4] = CStringGetTextDatum(e->error);
+		if (e->error[0] == '\0')
+			nulls[4] = 'n';
+		values[5] = Float8GetDatum(e->rtt_ms);
+		if (isnan(e->rtt_ms))
+			nulls[5] = 'n';
+		values[6] = TimestampTzGetDatum(e->at);
+		HealthExecute(HEALTH_INSERT_QUERY, SPI_OK_INSERT, 7, types, values, nulls);
+	}
+	if (prune)
+	{
+		Oid			type = FLOAT8OID;
+		Datum		age = Float8GetDatum((double) geoshard_health_events_max_age);
+
+		HealthExecute(HEALTH_PRUNE_QUERY, SPI_OK_DELETE, 1, &type, &age, NULL);
+	}
+}
+
+/* Entry point of the health worker (core/worker.c registers it). */
+void
+GeoshardHealthMain(Datum main_arg)
+{
+	MemoryContext round_context;
+	HealthTarget *targets;
+	HealthResult *results;
+	HealthEvent *events;
+	TimestampTz next_round = 0;
+	TimestampTz next_prune = 0;
+	uint64		served = 0;
+	bool		disabled = false;
+
+	GeoshardWorkerStart("geoshard health");
+	HealthWorkerAttach();
+	HealthProbeStartup();
+
+	targets = palloc(sizeof(HealthTarget) * ROUTING_MAX_REGIONS);
+	results = palloc(sizeof(HealthResult) * ROUTING_MAX_REGIONS);
+	events = palloc(sizeof(HealthEvent) * HEALTH_MAX_EVENTS);
+	round_context = AllocSetContextCreate(CurrentMemoryContext, "geoshard health round",
+										  ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		uint64		request = HealthRoundRequested();
+		long		wait_ms;
+		int			ntargets = 0;
+		int			nevents;
+		bool		ready;
+		bool		prune;
+
+		if (!geoshard_health_enabled)
+			wait_ms = HEALTH_IDLE_MS;
+		else if (request > served)
+			wait_ms = 0;
+		else
+			wait_ms = TimestampDifferenceMilliseconds(now, next_round);
+		(void) GeoshardWorkerWait(wait_ms);
+
+		if (!geoshard_health_enabled)
+		{
+			if (!disabled)
+			{
+				ereport(LOG, (errmsg("geoshard health checks are disabled")));
+				nevents = HealthDisable(events, HEALTH_MAX_EVENTS);
+				HealthPublish();
+				if (nevents > 0 && GeoshardWorkerBeginWork("recording health events") &&
+					HealthEventsExist())
+					HealthRecord(events, nevents, false);
+				if (nevents > 0)
+					GeoshardWorkerEndWork();
+				disabled = true;
+			}
+			continue;
+		}
+		disabled = false;
+
+		now = GetCurrentTimestamp();
+		request = HealthRoundRequested();
+		if (request <= served && now < next_round)
+			continue;
+		next_round = TimestampTzPlusMilliseconds(now, geoshard_health_interval);
+
+		MemoryContextReset(round_context);
+		MemoryContextSwitchTo(round_context);
+
+		/* 1. the catalogue */
+		ready = GeoshardWorkerBeginWork("reading geoshard.regions") && HealthEventsExist();
+		if (ready)
+		{
+			ntargets = HealthLoadTargets(targets, round_context);
+			HealthSync(targets, ntargets);
+			if (HealthNeedsRestore())
+				HealthRestoreFromEvents();
+			/* load the shared routing table if nobody has: publishing needs it */
+			(void) RoutingTableAcquire();
+			RoutingTableRelease();
+		}
+		GeoshardWorkerEndWork();
+		MemoryContextSwitchTo(round_context);
+		if (!ready)
+		{
+			next_round = TimestampTzPlusMilliseconds(now, HEALTH_RECHECK_MS);
+			continue;
+		}
+
+		/* 2. the probes */
+		pgstat_report_activity(STATE_RUNNING, "probing regions");
+		HealthProbeRound(targets, results, ntargets, geoshard_health_timeout);
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		/* 3. the breakers */
+		nevents = HealthApplyResults(targets, results, ntargets, events, HEALTH_MAX_EVENTS);
+		HealthPublish();
+		HealthRoundServed(request);
+		served = request;
+
+		/* 4. the record */
+		now = GetCurrentTimestamp();
+		prune = now >= next_prune;
+		if (nevents > 0 || prune)
+		{
+			if (GeoshardWorkerBeginWork("recording health events") && HealthEventsExist())
+				HealthRecord(events, nevents, prune);
+			GeoshardWorkerEndWork();
+			if (prune)
+				next_prune = TimestampTzPlusMilliseconds(now, HEALTH_PRUNE_MS);
+		}
+	}
+}
