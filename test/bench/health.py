@@ -20,6 +20,7 @@ worker's CPU cost at 256 regions.  Prints a Markdown summary.
     HAProxy: detection = the first "show stat" (polled every POLL_MS on its
              stats socket) where the server is DOWN.
   Then the server comes back and the trial waits until both see it up.
+  Each failure comes at a random phase (seed 1) within an interval.
 - CPU: 256 regions, all answered by HAProxy itself (http-request return:
   keep-alive, no Python server in the way), probed every interval for
   CPU_SECONDS; utime + stime of the worker from /proc.
@@ -30,6 +31,7 @@ BENCH_HEALTH_TRIALS (30 per mode), BENCH_HEALTH_SERVERS (8),
 BENCH_HEALTH_CPU_SECONDS (30).
 """
 import os
+import random
 import signal
 import socket
 import statistics
@@ -199,12 +201,16 @@ backend be
     print("geoshard health bench: endpoints up, trials start", file=sys.stderr)
     wait_all_up()
     results = {"killed": [], "frozen": []}
+    rng = random.Random(1)
     trial = 0
     for mode in ("killed", "frozen"):
         for _ in range(TRIALS):
             k = trial % SERVERS
             trial += 1
             region = f"r{k}"
+            # a random phase: the wait for "all up" ends just after one of
+            # our rounds, which would make every trial our worst case
+            time.sleep(rng.uniform(0, INTERVAL_MS / 1000.0))
             t0 = time.time()
             if mode == "killed":
                 servers[k].kill()

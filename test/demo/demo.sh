@@ -54,6 +54,7 @@ CONF
 	echo "geoshard demo: loading 100,000 pins around five campuses..."
 	run psql -X -q -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/data.sql" >/dev/null
 	run psql -X -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/showcase.sql"
+	PG_CONFIG="$PG_CONFIG" "$HERE/failover.sh" "$DIR" "$PORT"
 	echo
 	echo "The demo server is running. Connect to the demo data, or to the empty database"
 	echo "'tour' for the README's quick tour, with:"
@@ -65,6 +66,10 @@ CONF
 	echo "Stop it with: make demo-stop"
 	;;
 stop)
+	# the health part's endpoints (failover.sh)
+	if [ -f "$DIR/endpoints.pids" ]; then
+		while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$DIR/endpoints.pids"
+	fi
 	if [ -f "$DIR/data/postmaster.pid" ]; then
 		run pg_ctl -D "$DIR/data" -m fast -w stop >/dev/null
 	fi
