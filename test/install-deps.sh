@@ -14,7 +14,7 @@ packages=(
 	# peers for cross-checks and benchmarks (PostGIS stays optional at run time)
 	postgresql-15-postgis-3 postgresql-15-q3c postgresql-15-ip4r
 	# the health benchmark's peer
-	haproxy
+	haproxy bc
 )
 
 missing=()

@@ -272,6 +272,9 @@ GeoshardHealthMain(Datum main_arg)
 		MemoryContextSwitchTo(round_context);
 		if (!ready)
 		{
+			/* nothing to probe: release probe_now's waiters rather than spin for them */
+			HealthRoundServed(request);
+			served = request;
 			next_round = TimestampTzPlusMilliseconds(now, HEALTH_RECHECK_MS);
 			continue;
 		}
