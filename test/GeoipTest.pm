@@ -39,8 +39,13 @@ sub poll_session
 
 	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
 	{
-		$result = $session->query_safe($sql);
-		return 1 if $result eq $expected;
+		# An error is "not yet" too: a session may still be acting on the
+		# setting it had before the reload it has not processed yet.
+		my $failed;
+		($result, $failed) = $session->query($sql);
+		$result = "error: $session->{stderr}" if $failed;
+		$session->{stderr} = '';
+		return 1 if !$failed && $result eq $expected;
 		usleep(100_000);
 	}
 	diag "last result: $result";
