@@ -88,6 +88,7 @@ REGRESS = \
 	crdt_properties \
 	routing_geoip \
 	routing_route \
+	health_probe_checks \
 	postgis_companion
 REGRESS_OPTS = --load-extension=geoshard
 

@@ -48,6 +48,8 @@ typedef struct HealthTarget
 	char		region[ROUTING_NAME_LEN];
 	char	   *endpoint;		/* NULL: not probed (disabled, or no endpoint) */
 	char	   *configured;		/* geoshard.regions.endpoint, NULL when null */
+	int			probe_status;	/* http(s): the status expected, 0: any 2xx */
+	char	   *probe_body;		/* http(s): text the body must contain, NULL: any */
 } HealthTarget;
 
 /* one probe's outcome */

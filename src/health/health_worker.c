@@ -51,7 +51,8 @@
 PGDLLEXPORT void GeoshardHealthMain(Datum main_arg);
 
 #define HEALTH_REGIONS_QUERY \
-	"SELECT id, CASE WHEN enabled AND endpoint <> '' THEN endpoint END, endpoint" \
+	"SELECT id, CASE WHEN enabled AND endpoint <> '' THEN endpoint END, endpoint," \
+	" probe_status, probe_body" \
 	" FROM geoshard.regions ORDER BY id COLLATE pg_catalog.\"C\""
 
 #define HEALTH_RESTORE_QUERY \
@@ -124,11 +125,16 @@ HealthLoadTargets(HealthTarget *targets, MemoryContext context)
 		char	   *id = SPI_getvalue(tuple, desc, 1);
 		char	   *endpoint = SPI_getvalue(tuple, desc, 2);
 		char	   *configured = SPI_getvalue(tuple, desc, 3);
+		bool		status_null;
+		Datum		status = SPI_getbinval(tuple, desc, 4, &status_null);
+		char	   *body = SPI_getvalue(tuple, desc, 5);
 
 		strlcpy(targets[i].region, id, ROUTING_NAME_LEN);
 		/* SPI's context ends with the transaction; the probes come after it */
 		targets[i].endpoint = endpoint != NULL ? MemoryContextStrdup(context, endpoint) : NULL;
 		targets[i].configured = configured != NULL ? MemoryContextStrdup(context, configured) : NULL;
+		targets[i].probe_status = status_null ? 0 : DatumGetInt32(status);
+		targets[i].probe_body = body != NULL ? MemoryContextStrdup(context, body) : NULL;
 	}
 	return n;
 }

@@ -5,9 +5,11 @@
  *
  * An endpoint's form picks the probe:
  *   http://... and https://...   a GET with libcurl's multi interface: a
- *                                2xx answer is up; at most
- *                                HEALTH_MAX_REDIRECTS redirects and
- *                                HEALTH_MAX_BODY bytes of body;
+ *                                2xx answer is up (or the region's
+ *                                probe_status, when set), with a body
+ *                                that contains its probe_body, when set;
+ *                                at most HEALTH_MAX_REDIRECTS redirects
+ *                                and HEALTH_MAX_BODY bytes of body;
  *   tcp://host:port              a connection (libcurl, CURLOPT_CONNECT_ONLY:
  *                                resolution and connect without blocking);
  *   postgres://..., postgresql://..., or a conninfo string (key=value)
@@ -61,6 +63,9 @@ typedef struct HealthProbe
 	CURL	   *easy;
 	size_t		body_bytes;		/* received so far */
 	bool		body_too_large;
+	int			expect_status;	/* 0: any 2xx */
+	const char *expect_body;	/* NULL: any body */
+	char	   *body;			/* HEALTH_MAX_BODY bytes, kept only with expect_body */
 	PGconn	   *conn;
 	PostgresPollingStatusType polling;	/* what libpq waits for */
 	bool		tcp;			/* a tcp:// endpoint: connecting is the probe */
@@ -128,13 +133,18 @@ HealthCurlWrite(char *data, size_t size, size_t nmemb, void *userp)
 {
 	HealthProbe *probe = userp;
 
-	probe->body_bytes += size * nmemb;
-	if (probe->body_bytes > HEALTH_MAX_BODY)
+	size_t		got = size * nmemb;
+
+	if (got > HEALTH_MAX_BODY - probe->body_bytes)
 	{
 		probe->body_too_large = true;
 		return 0;				/* curl fails the transfer with CURLE_WRITE_ERROR */
 	}
-	return size * nmemb;
+	/* the buffer was allocated before the transfer: no palloc in a callback */
+	if (probe->body != NULL)
+		memcpy(probe->body + probe->body_bytes, data, got);
+	probe->body_bytes += got;
+	return got;
 }
 
 /* curl_multi_socket_action with every signal blocked (see the header comment) */
@@ -219,10 +229,25 @@ HealthSucceed(HealthProbe *probe, instr_time start)
 	probe->running = false;
 }
 
+/* Does the received body contain text (bytes, any of them NUL)? */
+static bool
+HealthBodyContains(const HealthProbe *probe, const char *text)
+{
+	size_t		len = strlen(text);
+
+	if (len > probe->body_bytes)
+		return false;
+	for (size_t at = 0; at + len <= probe->body_bytes; at++)
+		if (memcmp(probe->body + at, text, len) == 0)
+			return true;
+	return false;
+}
+
 /* Start an http(s) or tcp probe; the URL is validated by curl itself. */
 static void
-HealthStartCurl(HealthProbe *probe, const char *endpoint, int timeout_ms)
+HealthStartCurl(HealthProbe *probe, const HealthTarget *target, int timeout_ms)
 {
+	const char *endpoint = target->endpoint;
 	char		url[1024];
 	CURL	   *easy;
 
@@ -270,6 +295,10 @@ HealthStartCurl(HealthProbe *probe, const char *endpoint, int timeout_ms)
 		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, HealthCurlWrite);
 		curl_easy_setopt(easy, CURLOPT_WRITEDATA, probe);
 		curl_easy_setopt(easy, CURLOPT_USERAGENT, "geoshard-health");
+		probe->expect_status = target->probe_status;
+		probe->expect_body = target->probe_body;
+		if (probe->expect_body != NULL)
+			probe->body = palloc(HEALTH_MAX_BODY);
 	}
 	if (curl_multi_add_handle(multi, easy) != CURLM_OK)
 	{
@@ -299,10 +328,17 @@ HealthReadCurl(instr_time start)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &probe);
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		if (code == CURLE_OK && (probe->tcp || (status >= 200 && status < 300)))
+		if (code == CURLE_OK && probe->tcp)
 			HealthSucceed(probe, start);
-		else if (code == CURLE_OK)
+		else if (code == CURLE_OK && probe->expect_status != 0 && status != probe->expect_status)
+			HealthFail(probe, "HTTP status %ld, expected %d", status, probe->expect_status);
+		else if (code == CURLE_OK && probe->expect_status == 0 && (status < 200 || status >= 300))
 			HealthFail(probe, "HTTP status %ld", status);
+		else if (code == CURLE_OK && probe->expect_body != NULL &&
+				 !HealthBodyContains(probe, probe->expect_body))
+			HealthFail(probe, "response body does not contain \"%s\"", probe->expect_body);
+		else if (code == CURLE_OK)
+			HealthSucceed(probe, start);
 		else if (probe->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
 			HealthFail(probe, "response body larger than %d bytes", HEALTH_MAX_BODY);
 		else
@@ -376,7 +412,7 @@ HealthProbeRound(const HealthTarget *targets, HealthResult *results, int n, int 
 			continue;
 		if (strncmp(endpoint, "http://", 7) == 0 || strncmp(endpoint, "https://", 8) == 0 ||
 			strncmp(endpoint, "tcp://", 6) == 0)
-			HealthStartCurl(&probes[i], endpoint, timeout_ms);
+			HealthStartCurl(&probes[i], &targets[i], timeout_ms);
 		else if (HealthIsLibpq(endpoint))
 			HealthStartLibpq(&probes[i], endpoint);
 		else
@@ -487,6 +523,8 @@ HealthProbeRound(const HealthTarget *targets, HealthResult *results, int n, int 
 		}
 		if (probe->conn != NULL)
 			PQfinish(probe->conn);
+		if (probe->body != NULL)
+			pfree(probe->body);
 	}
 	pfree(probes);
 }

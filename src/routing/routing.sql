@@ -76,10 +76,20 @@ CREATE TABLE geoshard.regions (
 	CONSTRAINT regions_lon CHECK (lon BETWEEN -180 AND 180),
 	CONSTRAINT regions_cost CHECK (cost >= 0 AND cost < 'Infinity'),
 	CONSTRAINT regions_capacity CHECK (capacity > 0 AND capacity < 'Infinity'),
-	CONSTRAINT regions_load CHECK (load >= 0 AND load < 'Infinity')
+	CONSTRAINT regions_load CHECK (load >= 0 AND load < 'Infinity'),
+	-- what the health worker's http(s) probe expects: this status (NULL: any
+	-- 2xx) and a body containing this text (NULL: any body); appended last, as
+	-- the 0.2 to 0.3 upgrade adds them, so both installs have one column order
+	probe_status int4,
+	probe_body text,
+	CONSTRAINT regions_probe_status CHECK (probe_status BETWEEN 100 AND 599),
+	CONSTRAINT regions_probe_body CHECK (octet_length(probe_body) BETWEEN 1 AND 1024),
+	CONSTRAINT regions_probe_http CHECK ((probe_status IS NULL AND probe_body IS NULL)
+										 OR coalesce(endpoint, '') = ''
+										 OR endpoint ~* '^https?://')
 );
 COMMENT ON TABLE geoshard.regions IS
-	'regions route_region chooses from: location, endpoint, cost, capacity, load, enabled, drained';
+	'regions route_region chooses from: location, endpoint, cost, capacity, load, enabled, drained, and what their health probe expects';
 SELECT pg_catalog.pg_extension_config_dump('geoshard.regions', '');
 
 -- Data residency: clients located in one of countries may only be routed to
@@ -151,21 +161,59 @@ $$;
 COMMENT ON FUNCTION geoshard.check_region_location(float8, float8) IS
 	'raise an error naming a latitude or longitude out of range (used by add_region and update_region)';
 
+-- Refuse what the health worker's http(s) probe could not check, with
+-- errors naming the value (the CHECK constraints would only name themselves).
+-- Takes the values the row would have; endpoint may hold a password, so it
+-- is never shown.
+CREATE FUNCTION geoshard.check_region_probe(id text, endpoint text, probe_status int4, probe_body text)
+	RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF probe_status IS NOT NULL AND NOT (probe_status BETWEEN 100 AND 599) THEN
+		RAISE EXCEPTION 'expected HTTP status % is out of range', probe_status
+			USING ERRCODE = 'numeric_value_out_of_range',
+				  DETAIL = 'An HTTP status is between 100 and 599.',
+				  HINT = 'Give 0 to clear it: then any 2xx status is up.';
+	END IF;
+	IF octet_length(probe_body) > 1024 THEN
+		RAISE EXCEPTION 'expected response body text is too long'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('It has %s bytes; at most 1024 are allowed.', octet_length(probe_body));
+	END IF;
+	IF (probe_status IS NOT NULL OR probe_body IS NOT NULL)
+	   AND coalesce(endpoint, '') <> '' AND endpoint !~* '^https?://' THEN
+		RAISE EXCEPTION 'an expected probe status or body needs an http:// or https:// endpoint'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('Region "%s" has a tcp://, postgres:// or other endpoint, whose probe reads no HTTP status or body.', id),
+				  HINT = 'Leave probe_status and probe_body null; update_region clears them with probe_status => 0 and probe_body => ''''.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION geoshard.check_region_probe(text, text, int4, text) IS
+	'raise an error for an expected probe status or body the region''s endpoint cannot be checked against (used by add_region and update_region)';
+
 -- The administrative functions are SECURITY DEFINER so that EXECUTE alone
--- lets a role manage regions; none is executable by PUBLIC.
+-- lets a role manage regions; none is executable by PUBLIC.  probe_status 0
+-- and probe_body '' mean none, as NULL does (update_region clears with them).
 CREATE FUNCTION geoshard.add_region(id text, lat float8, lon float8,
 									name text DEFAULT NULL,
 									endpoint text DEFAULT NULL,
 									cost float8 DEFAULT 1,
 									capacity float8 DEFAULT 1,
 									load float8 DEFAULT 0,
-									enabled boolean DEFAULT true)
+									enabled boolean DEFAULT true,
+									probe_status int4 DEFAULT NULL,
+									probe_body text DEFAULT NULL)
 	RETURNS geoshard.regions
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	result geoshard.regions;
+	new_status int4 := nullif(add_region.probe_status, 0);
+	new_body text := nullif(add_region.probe_body, '');
 BEGIN
 	IF add_region.id IS NULL OR add_region.lat IS NULL OR add_region.lon IS NULL THEN
 		RAISE EXCEPTION 'region id, latitude and longitude must not be null'
@@ -177,20 +225,23 @@ BEGIN
 				  DETAIL = 'A region id has 1 to 63 letters, digits, ".", "_", ":" or "-", and starts with a letter or digit.';
 	END IF;
 	PERFORM geoshard.check_region_location(add_region.lat, add_region.lon);
+	PERFORM geoshard.check_region_probe(add_region.id, add_region.endpoint, new_status, new_body);
 	IF EXISTS (SELECT FROM geoshard.regions r WHERE r.id = add_region.id) THEN
 		RAISE EXCEPTION 'region "%" already exists', add_region.id
 			USING ERRCODE = 'duplicate_object',
 				  HINT = 'Change it with geoshard.update_region().';
 	END IF;
-	INSERT INTO geoshard.regions AS r (id, name, lat, lon, endpoint, cost, capacity, load, enabled)
+	INSERT INTO geoshard.regions AS r (id, name, lat, lon, endpoint, cost, capacity, load, enabled,
+									   probe_status, probe_body)
 	VALUES (add_region.id, add_region.name, add_region.lat, add_region.lon, add_region.endpoint,
 			coalesce(add_region.cost, 1), coalesce(add_region.capacity, 1),
-			coalesce(add_region.load, 0), coalesce(add_region.enabled, true))
+			coalesce(add_region.load, 0), coalesce(add_region.enabled, true),
+			new_status, new_body)
 	RETURNING r.* INTO result;
 	RETURN result;
 END
 $$;
-COMMENT ON FUNCTION geoshard.add_region(text, float8, float8, text, text, float8, float8, float8, boolean) IS
+COMMENT ON FUNCTION geoshard.add_region(text, float8, float8, text, text, float8, float8, float8, boolean, int4, text) IS
 	'add a region to the routing catalogue; returns the new row';
 
 -- Arguments left NULL keep their current value.
@@ -202,15 +253,31 @@ CREATE FUNCTION geoshard.update_region(id text,
 									   cost float8 DEFAULT NULL,
 									   capacity float8 DEFAULT NULL,
 									   load float8 DEFAULT NULL,
-									   enabled boolean DEFAULT NULL)
+									   enabled boolean DEFAULT NULL,
+									   probe_status int4 DEFAULT NULL,
+									   probe_body text DEFAULT NULL)
 	RETURNS geoshard.regions
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	result geoshard.regions;
+	cur geoshard.regions;
+	new_status int4;
+	new_body text;
 BEGIN
 	PERFORM geoshard.check_region_location(update_region.lat, update_region.lon);
+	SELECT r.* INTO cur FROM geoshard.regions r WHERE r.id = update_region.id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM geoshard.raise_unknown_region(update_region.id);
+	END IF;
+	new_status := CASE WHEN update_region.probe_status IS NULL THEN cur.probe_status
+					   ELSE nullif(update_region.probe_status, 0) END;
+	new_body := CASE WHEN update_region.probe_body IS NULL THEN cur.probe_body
+					 ELSE nullif(update_region.probe_body, '') END;
+	PERFORM geoshard.check_region_probe(update_region.id,
+										coalesce(update_region.endpoint, cur.endpoint),
+										new_status, new_body);
 	UPDATE geoshard.regions r SET
 		name = coalesce(update_region.name, r.name),
 		lat = coalesce(update_region.lat, r.lat),
@@ -219,17 +286,16 @@ BEGIN
 		cost = coalesce(update_region.cost, r.cost),
 		capacity = coalesce(update_region.capacity, r.capacity),
 		load = coalesce(update_region.load, r.load),
-		enabled = coalesce(update_region.enabled, r.enabled)
+		enabled = coalesce(update_region.enabled, r.enabled),
+		probe_status = new_status,
+		probe_body = new_body
 	WHERE r.id = update_region.id
 	RETURNING r.* INTO result;
-	IF NOT FOUND THEN
-		PERFORM geoshard.raise_unknown_region(update_region.id);
-	END IF;
 	RETURN result;
 END
 $$;
-COMMENT ON FUNCTION geoshard.update_region(text, text, float8, float8, text, float8, float8, float8, boolean) IS
-	'change a region; arguments left NULL keep their value; returns the row';
+COMMENT ON FUNCTION geoshard.update_region(text, text, float8, float8, text, float8, float8, float8, boolean, int4, text) IS
+	'change a region; arguments left NULL keep their value (probe_status 0 and probe_body '''' clear theirs); returns the row';
 
 CREATE FUNCTION geoshard.raise_unknown_region(id text) RETURNS void
 	LANGUAGE plpgsql IMMUTABLE
@@ -411,8 +477,9 @@ COMMENT ON FUNCTION route_region_explain(float8, float8, text) IS
 REVOKE ALL ON FUNCTION geoshard.routing_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.check_region_location(float8, float8) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.raise_unknown_region(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION geoshard.add_region(text, float8, float8, text, text, float8, float8, float8, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION geoshard.update_region(text, text, float8, float8, text, float8, float8, float8, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION geoshard.check_region_probe(text, text, int4, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION geoshard.add_region(text, float8, float8, text, text, float8, float8, float8, boolean, int4, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION geoshard.update_region(text, text, float8, float8, text, float8, float8, float8, boolean, int4, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.remove_region(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.drain_region(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.undrain_region(text) FROM PUBLIC;

@@ -49,7 +49,7 @@ is( $node->safe_psql(
 		SET enable_seqscan = off;
 		SELECT count(*) || ' ' || min(geo.shard_for(qk)) || ' ' || geo.route_region(47.1, -122.1)
 		FROM pins WHERE geo.quadkey_dwithin(qk, 47.5, -122, 1000)}),
-	"(r1,,47,-122,,1,1,0,t,f)\n19 a r1",
+	"(r1,,47,-122,,1,1,0,t,f,,)\n19 a r1",
 	'types, index, shard map and routing work from schema geo');
 
 # 2. Schemas that cannot work are refused before anything is created.
