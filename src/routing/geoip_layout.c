@@ -246,6 +246,24 @@ GeoipDecodeMaxmind(MMDB_entry_s *entry, GeoipRecord *record)
 	return GeoipRadius(&sub, "accuracy_radius", "location.accuracy_radius", record);
 }
 
+/*
+ * A flat record's coordinate under *key; IPinfo files may spell it short
+ * (ipinfo_key) instead, and then *key names the spelling found.
+ */
+static const char *
+GeoipFlatCoordinate(MMDB_entry_s *entry, const char **key, const char *ipinfo_key,
+					double limit, bool ipinfo, double *value, bool *found)
+{
+	const char *err = GeoipCoordinate(entry, *key, *key, limit, ipinfo, value, found);
+
+	if (err == NULL && !*found && ipinfo)
+	{
+		*key = ipinfo_key;
+		err = GeoipCoordinate(entry, *key, *key, limit, true, value, found);
+	}
+	return err;
+}
+
 /* Flat records: ip-location-db's, and IPinfo's, which have more spellings. */
 static const char *
 GeoipDecodeFlat(MMDB_entry_s *entry, bool ipinfo, GeoipRecord *record)
@@ -262,26 +280,11 @@ GeoipDecodeFlat(MMDB_entry_s *entry, bool ipinfo, GeoipRecord *record)
 		(err = GeoipCountry(entry, "country", "country", true, record)) != NULL)
 		return err;
 
-	if ((err = GeoipCoordinate(entry, lat_key, lat_key, 90.0, ipinfo,
-							   &record->latitude, &has_lat)) != NULL)
-		return err;
-	if (!has_lat && ipinfo)
-	{
-		lat_key = "lat";
-		if ((err = GeoipCoordinate(entry, lat_key, lat_key, 90.0, true,
-								   &record->latitude, &has_lat)) != NULL)
-			return err;
-	}
-	if ((err = GeoipCoordinate(entry, lon_key, lon_key, 180.0, ipinfo,
-							   &record->longitude, &has_lon)) != NULL)
-		return err;
-	if (!has_lon && ipinfo)
-	{
-		lon_key = "lng";
-		if ((err = GeoipCoordinate(entry, lon_key, lon_key, 180.0, true,
+	if ((err = GeoipFlatCoordinate(entry, &lat_key, "lat", 90.0, ipinfo,
+								   &record->latitude, &has_lat)) != NULL ||
+		(err = GeoipFlatCoordinate(entry, &lon_key, "lng", 180.0, ipinfo,
 								   &record->longitude, &has_lon)) != NULL)
-			return err;
-	}
+		return err;
 	return GeoipPair(has_lat, has_lon, lat_key, lon_key, record);
 }
 
