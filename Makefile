@@ -54,7 +54,12 @@ OBJS = \
 	src/routing/score.o \
 	src/health/breaker.o \
 	src/health/probe.o \
-	src/health/health_worker.o
+	src/health/health_worker.o \
+	src/cdc/decoder.o \
+	src/cdc/decoder_options.o \
+	src/cdc/json_value.o \
+	src/cdc/relation_cache.o \
+	src/cdc/geo_enrich.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -62,7 +67,8 @@ SQL_PARTS = \
 	src/geo/geo.sql \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql \
-	src/health/health.sql
+	src/health/health.sql \
+	src/cdc/cdc.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
