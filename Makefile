@@ -95,7 +95,8 @@ REGRESS = \
 	routing_geoip \
 	routing_route \
 	health_probe_checks \
-	postgis_companion
+	postgis_companion \
+	cdc_decoder
 REGRESS_OPTS = --load-extension=geoshard
 
 ISOLATION = crdt_upsert
