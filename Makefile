@@ -96,7 +96,9 @@ REGRESS = \
 	routing_route \
 	health_probe_checks \
 	postgis_companion \
-	cdc_decoder
+	cdc_decoder \
+	cdc_decoder_types \
+	cdc_decoder_options
 REGRESS_OPTS = --load-extension=geoshard
 
 ISOLATION = crdt_upsert

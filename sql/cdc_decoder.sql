@@ -231,3 +231,4 @@ SELECT pg_drop_replication_slot('cdc');
 DROP TABLE pins, visits, docs, big_keys, presence, devices, map_tiles, places;
 DELETE FROM geoshard.shards;
 INSERT INTO geoshard.shards SELECT * FROM saved_shards;
+DROP FUNCTION cdc_norm(text), cdc_get(name, text[]);
