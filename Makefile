@@ -54,7 +54,12 @@ OBJS = \
 	src/routing/score.o \
 	src/health/breaker.o \
 	src/health/probe.o \
-	src/health/health_worker.o
+	src/health/health_worker.o \
+	src/cdc/decoder.o \
+	src/cdc/decoder_options.o \
+	src/cdc/json_value.o \
+	src/cdc/relation_cache.o \
+	src/cdc/geo_enrich.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -62,7 +67,8 @@ SQL_PARTS = \
 	src/geo/geo.sql \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql \
-	src/health/health.sql
+	src/health/health.sql \
+	src/cdc/cdc.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
@@ -89,7 +95,10 @@ REGRESS = \
 	routing_geoip \
 	routing_route \
 	health_probe_checks \
-	postgis_companion
+	postgis_companion \
+	cdc_decoder \
+	cdc_decoder_types \
+	cdc_decoder_options
 REGRESS_OPTS = --load-extension=geoshard
 
 ISOLATION = crdt_upsert
@@ -146,7 +155,7 @@ endef
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench bench-routing bench-health check-released country-points
+.PHONY: deps test demo demo-stop bench bench-routing bench-health bench-cdc check-released country-points
 
 # The country table is generated from tzdata and committed, so that builds do
 # not need tzdata; regenerate it after a tzdata release (016 checks it).
@@ -174,13 +183,14 @@ demo: deps
 demo-stop:
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/demo/demo.sh stop
 
-# bench runs every benchmark; bench-routing and bench-health only theirs
+# bench runs every benchmark; bench-routing, bench-health and bench-cdc only theirs
 bench: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/run.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/routing.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_decode.sh
 
 bench-routing: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
@@ -191,3 +201,8 @@ bench-health: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+
+bench-cdc: deps
+	$(MAKE) -C $(GEOSHARD_SRC) all
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_decode.sh
