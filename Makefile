@@ -54,7 +54,10 @@ OBJS = \
 	src/routing/score.o \
 	src/health/breaker.o \
 	src/health/probe.o \
-	src/health/health_worker.o
+	src/health/health_worker.o \
+	src/ratelimit/gcra.o \
+	src/ratelimit/rate_limit_table.o \
+	src/ratelimit/rate_limit.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -62,7 +65,8 @@ SQL_PARTS = \
 	src/geo/geo.sql \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql \
-	src/health/health.sql
+	src/health/health.sql \
+	src/ratelimit/ratelimit.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
@@ -89,6 +93,7 @@ REGRESS = \
 	routing_geoip \
 	routing_route \
 	health_probe_checks \
+	ratelimit_gcra \
 	postgis_companion
 REGRESS_OPTS = --load-extension=geoshard
 
