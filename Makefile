@@ -151,7 +151,7 @@ endef
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench bench-routing bench-health check-released country-points
+.PHONY: deps test demo demo-stop bench bench-routing bench-health bench-ratelimit check-released country-points
 
 # The country table is generated from tzdata and committed, so that builds do
 # not need tzdata; regenerate it after a tzdata release (016 checks it).
@@ -179,13 +179,14 @@ demo: deps
 demo-stop:
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/demo/demo.sh stop
 
-# bench runs every benchmark; bench-routing and bench-health only theirs
+# bench runs every benchmark; bench-routing, bench-health and bench-ratelimit only theirs
 bench: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/run.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/routing.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/ratelimit.sh
 
 bench-routing: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
@@ -196,3 +197,8 @@ bench-health: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+
+bench-ratelimit: deps
+	$(MAKE) -C $(GEOSHARD_SRC) all
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/ratelimit.sh

@@ -15,6 +15,8 @@ packages=(
 	postgresql-15-postgis-3 postgresql-15-q3c postgresql-15-ip4r
 	# the health benchmark's peer
 	haproxy bc
+	# the ratelimit benchmark's peer: a GCRA Lua script, driven by redis-benchmark
+	redis-server redis-tools
 )
 
 missing=()
