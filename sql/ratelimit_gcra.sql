@@ -37,12 +37,12 @@ SELECT rate_limit('args', 1e-6, 316);
 \echo :LAST_ERROR_SQLSTATE
 SELECT rate_limit('args', 1e-300, 1);
 \echo :LAST_ERROR_SQLSTATE
--- keys up to 128 bytes (not characters)
-SELECT rate_limit(repeat('x', 128), 1, 1);
-SELECT rate_limit(repeat('x', 129), 1, 1);
+-- keys up to 160 bytes (not characters)
+SELECT rate_limit(repeat('x', 160), 1, 1);
+SELECT rate_limit(repeat('x', 161), 1, 1);
 \echo :LAST_ERROR_SQLSTATE
-SELECT rate_limit(repeat('é', 64), 1, 1);
-SELECT rate_limit(repeat('é', 65), 1, 1);
+SELECT rate_limit(repeat('é', 80), 1, 1);
+SELECT rate_limit(repeat('é', 81), 1, 1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT rate_limit('', 1, 1) AS empty_key_is_a_key;
 SELECT rate_limit_info(NULL, 1, 1);

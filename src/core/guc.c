@@ -342,7 +342,7 @@ GeoshardGucInit(void)
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("geoshard.rate_limit_keys",
 								"Sets how many keys rate_limit keeps in shared memory.",
-								"Each key takes about 160 bytes; when the table is full, a new key replaces one that is full or closest to full.",
+								"Each key takes about 200 bytes; when the table is full, a new key replaces one that is full or closest to full.",
 								&geoshard_rate_limit_keys,
 								16384,
 								16,

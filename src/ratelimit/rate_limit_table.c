@@ -10,8 +10,8 @@
  * other.  A partition owns a fixed array of entries (geoshard.rate_limit_keys
  * / RATE_LIMIT_PARTITIONS, rounded up) and a power-of-two array of bucket
  * heads; entries of one bucket are chained through "next" (indexes into the
- * partition's entries, -1 ends a chain).  Everything is sized at server
- * start: memory never grows.
+ * partition's entries, -1 ends a chain), twice as many as entries.
+ * Everything is sized at server start: memory never grows.
  *
  * Keys carry the database they were used in, so that two databases never
  * share a key by accident.
@@ -46,15 +46,24 @@
 /* entries compared when a full partition needs room */
 #define RATE_LIMIT_SAMPLE	8
 
+/*
+ * An entry is three 64-byte cache lines (x86-64, arm64), and entries start on
+ * a line: what a lookup reads (hash, next, dbid, keylen and the first 38 bytes
+ * of the key) and the TAT it writes share the first line, so a lookup costs
+ * one cache miss per entry it visits.
+ */
 typedef struct RateLimitEntry
 {
-	int64		tat;			/* theoretical arrival time, ns on GcraNow()'s clock */
 	uint64		hash;			/* of key and dbid */
+	int64		tat;			/* theoretical arrival time, ns on GcraNow()'s clock */
 	Oid			dbid;			/* database the key was used in */
 	int32		next;			/* next entry of the bucket, -1 = none */
 	uint16		keylen;
 	char		key[RATE_LIMIT_KEY_MAX];	/* not NUL-terminated */
 } RateLimitEntry;
+
+StaticAssertDecl(sizeof(RateLimitEntry) == 3 * 64,
+				 "a rate limit entry must fill three cache lines");
 
 typedef struct RateLimitPartition
 {
@@ -92,10 +101,11 @@ RateLimitCapacity(void)
 	return (geoshard_rate_limit_keys + RATE_LIMIT_PARTITIONS - 1) / RATE_LIMIT_PARTITIONS;
 }
 
+/* twice the entries, so that chains stay short (mostly one entry or none) */
 static int32
 RateLimitBuckets(void)
 {
-	return (int32) pg_nextpower2_32((uint32) RateLimitCapacity());
+	return (int32) pg_nextpower2_32((uint32) RateLimitCapacity() * 2);
 }
 
 static Size
@@ -104,10 +114,11 @@ RateLimitBucketsOffset(void)
 	return MAXALIGN(sizeof(RateLimitShared));
 }
 
+/* shared memory allocations start on a PG_CACHE_LINE_SIZE boundary, so the entries do too */
 static Size
 RateLimitEntriesOffset(void)
 {
-	return MAXALIGN(add_size(RateLimitBucketsOffset(),
+	return CACHELINEALIGN(add_size(RateLimitBucketsOffset(),
 							 mul_size(mul_size(RATE_LIMIT_PARTITIONS, RateLimitBuckets()),
 									  sizeof(int32))));
 }

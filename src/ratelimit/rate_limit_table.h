@@ -9,8 +9,8 @@
 
 #include "ratelimit/gcra.h"
 
-/* longest key, in bytes */
-#define RATE_LIMIT_KEY_MAX	128
+/* longest key, in bytes: what fills an entry to three cache lines */
+#define RATE_LIMIT_KEY_MAX	160
 
 /* lock partitions (as the lock manager's NUM_LOCK_PARTITIONS); a power of two */
 #define RATE_LIMIT_PARTITIONS 16
