@@ -59,7 +59,10 @@ OBJS = \
 	src/cdc/decoder_options.o \
 	src/cdc/json_value.o \
 	src/cdc/relation_cache.o \
-	src/cdc/geo_enrich.o
+	src/cdc/geo_enrich.o \
+	src/ratelimit/gcra.o \
+	src/ratelimit/rate_limit_table.o \
+	src/ratelimit/rate_limit.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -68,7 +71,8 @@ SQL_PARTS = \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql \
 	src/health/health.sql \
-	src/cdc/cdc.sql
+	src/cdc/cdc.sql \
+	src/ratelimit/ratelimit.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
@@ -98,7 +102,8 @@ REGRESS = \
 	postgis_companion \
 	cdc_decoder \
 	cdc_decoder_types \
-	cdc_decoder_options
+	cdc_decoder_options \
+	ratelimit_gcra
 REGRESS_OPTS = --load-extension=geoshard
 
 ISOLATION = crdt_upsert
@@ -155,7 +160,7 @@ endef
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench bench-routing bench-health bench-cdc check-released country-points
+.PHONY: deps test demo demo-stop bench bench-routing bench-health bench-cdc bench-ratelimit check-released country-points
 
 # The country table is generated from tzdata and committed, so that builds do
 # not need tzdata; regenerate it after a tzdata release (016 checks it).
@@ -183,7 +188,7 @@ demo: deps
 demo-stop:
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/demo/demo.sh stop
 
-# bench runs every benchmark; bench-routing, bench-health and bench-cdc only theirs
+# bench runs every benchmark; bench-<area> only its area's
 bench: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
@@ -191,6 +196,7 @@ bench: deps
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/routing.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_decode.sh
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/ratelimit.sh
 
 bench-routing: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
@@ -206,3 +212,8 @@ bench-cdc: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_decode.sh
+
+bench-ratelimit: deps
+	$(MAKE) -C $(GEOSHARD_SRC) all
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/ratelimit.sh

@@ -17,6 +17,8 @@ packages=(
 	haproxy bc
 	# the cdc decoding benchmark's peer (format 2)
 	postgresql-15-wal2json
+	# the ratelimit benchmark's peer: a GCRA Lua script, driven by redis-benchmark
+	redis-server redis-tools
 )
 
 missing=()

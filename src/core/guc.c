@@ -40,6 +40,9 @@ double		geoshard_health_degraded_factor = 4.0;
 int			geoshard_health_panic_threshold = 50;
 int			geoshard_health_events_max_age = 7 * 24 * 3600;
 
+/* ratelimit */
+int			geoshard_rate_limit_keys = 16384;
+
 static const struct config_enum_entry geoip_layout_options[] = {
 	{"auto", GEOIP_LAYOUT_AUTO, false},
 	{"maxmind", GEOIP_LAYOUT_MAXMIND, false},
@@ -327,6 +330,22 @@ GeoshardGucInit(void)
 								&geoshard_observed_latency_networks,
 								16384,
 								0,
+								4 * 1024 * 1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+	/*
+	 * ratelimit (docs/ratelimit.md).  The table of keys is sized at server
+	 * start, so this is PGC_POSTMASTER and defined with preload only.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("geoshard.rate_limit_keys",
+								"Sets how many keys rate_limit keeps in shared memory.",
+								"Each key takes about 200 bytes; when the table is full, a new key replaces one that is full or closest to full.",
+								&geoshard_rate_limit_keys,
+								16384,
+								16,
 								4 * 1024 * 1024,
 								PGC_POSTMASTER,
 								0,

@@ -48,6 +48,9 @@ extern double geoshard_health_degraded_factor;
 extern int	geoshard_health_panic_threshold;
 extern int	geoshard_health_events_max_age;
 
+/* ratelimit: geoshard.rate_limit_keys, the size of the shared table of keys */
+extern int	geoshard_rate_limit_keys;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_CORE_GUC_H */

@@ -23,6 +23,7 @@
 #include "core/shmem.h"
 #include "crdt/hlc.h"
 #include "health/breaker.h"
+#include "ratelimit/rate_limit_table.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -56,6 +57,8 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard routing", RoutingShmemSize, 1, RoutingShmemInit},
 	{"geoshard latency", LatencyShmemSize, 1, LatencyShmemInit},
 	{"geoshard health", HealthShmemSize, 1, HealthShmemInit},
+	/* ratelimit: one lock per partition of the table of keys */
+	{"geoshard ratelimit", RateLimitShmemSize, RATE_LIMIT_PARTITIONS, RateLimitShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
