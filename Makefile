@@ -54,7 +54,10 @@ OBJS = \
 	src/routing/score.o \
 	src/health/breaker.o \
 	src/health/probe.o \
-	src/health/health_worker.o
+	src/health/health_worker.o \
+	src/core/redis.o \
+	src/cdc/cdc_status.o \
+	src/cdc/publisher.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -62,7 +65,8 @@ SQL_PARTS = \
 	src/geo/geo.sql \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql \
-	src/health/health.sql
+	src/health/health.sql \
+	src/cdc/cdc.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
@@ -100,7 +104,7 @@ PROVE_TESTS = test/t/*.pl
 
 # libpq-fe.h: PostgreSQL's include directory, else where pkg-config finds libpq
 PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir) $(shell pkg-config --cflags-only-I libpq 2>/dev/null)
-SHLIB_LINK = -lmaxminddb -lcurl $(libpq)
+SHLIB_LINK = -lmaxminddb -lcurl $(libpq) -lhiredis
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 # Where this Makefile lives, known before PGXS (which may be missing on a fresh machine).

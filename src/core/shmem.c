@@ -20,6 +20,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "cdc/cdc_status.h"
 #include "core/shmem.h"
 #include "crdt/hlc.h"
 #include "health/breaker.h"
@@ -56,6 +57,8 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard routing", RoutingShmemSize, 1, RoutingShmemInit},
 	{"geoshard latency", LatencyShmemSize, 1, LatencyShmemInit},
 	{"geoshard health", HealthShmemSize, 1, HealthShmemInit},
+	/* cdc publisher */
+	{"geoshard cdc", CdcShmemSize, 1, CdcShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
