@@ -55,6 +55,11 @@ OBJS = \
 	src/health/breaker.o \
 	src/health/probe.o \
 	src/health/health_worker.o \
+	src/cdc/decoder.o \
+	src/cdc/decoder_options.o \
+	src/cdc/json_value.o \
+	src/cdc/relation_cache.o \
+	src/cdc/geo_enrich.o \
 	src/core/redis.o \
 	src/cdc/cdc_status.o \
 	src/cdc/publisher.o

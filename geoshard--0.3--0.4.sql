@@ -11,6 +11,13 @@
 
 -- ===== cdc =====
 
+-- output plugin: the geoshard output plugin reads the shard map under the
+-- historic snapshot of logical decoding, which only catalog and
+-- user_catalog_table tables may be read with (src/cdc/geo_enrich.c).
+ALTER TABLE geoshard.shards SET (user_catalog_table = true);
+
+-- publisher: the sinks, their checks and their status (docs/cdc.md)
+
 -- One row per sink: a logical replication slot of the geoshard output plugin
 -- whose events the "geoshard cdc" worker publishes into Redis Streams.  The
 -- worker reads the table about once a second, so that changes take effect
