@@ -37,6 +37,7 @@ int			geoshard_breaker_successes = 2;
 int			geoshard_breaker_cooldown = 5000;
 int			geoshard_health_degraded_ms = 200;
 double		geoshard_health_degraded_penalty_ms = 100.0;
+double		geoshard_health_degraded_factor = 4.0;
 int			geoshard_health_panic_threshold = 50;
 int			geoshard_health_events_max_age = 7 * 24 * 3600;
 /* cdc publisher */
@@ -297,7 +298,7 @@ GeoshardGucInit(void)
 
 	DefineCustomIntVariable("geoshard.health_degraded_ms",
 							"Sets the smoothed probe round trip above which a region counts as degraded.",
-							"Routing adds geoshard.health_degraded_penalty_ms to a degraded region's score; 0 turns degradation off.",
+							"Routing adds geoshard.health_degraded_penalty_ms to a degraded region's score; 0 turns this threshold off.",
 							&geoshard_health_degraded_ms,
 							200,
 							0,
@@ -305,6 +306,17 @@ GeoshardGucInit(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("geoshard.health_degraded_factor",
+							 "Sets how many times its own baseline round trip a region's smoothed one may reach before it counts as degraded.",
+							 "The baseline is a slow average kept while the region is closed and not degraded; 0 turns this rule off.",
+							 &geoshard_health_degraded_factor,
+							 4.0,
+							 0.0,
+							 1000.0,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomRealVariable("geoshard.health_degraded_penalty_ms",
 							 "Sets the milliseconds route_region adds to the score of a degraded region.",

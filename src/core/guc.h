@@ -44,6 +44,7 @@ extern int	geoshard_breaker_successes;
 extern int	geoshard_breaker_cooldown;
 extern int	geoshard_health_degraded_ms;
 extern double geoshard_health_degraded_penalty_ms;
+extern double geoshard_health_degraded_factor;
 extern int	geoshard_health_panic_threshold;
 extern int	geoshard_health_events_max_age;
 

@@ -12,19 +12,25 @@
  *     {
  *         GeoshardWorkerWait(timeout);        latch, timeout, postmaster death,
  *                                             SIGTERM, SIGHUP
- *         if (GeoshardWorkerBeginWork("..."))   false: extension not created
- *             ... SPI ...
- *         GeoshardWorkerEndWork();
+ *         switch (GeoshardWorkerRun("...", work, arg))   one transaction
+ *             GEOSHARD_WORK_DONE: ...
+ *             GEOSHARD_WORK_NO_EXTENSION: wait, look again later
+ *             GEOSHARD_WORK_FAILED: wait GeoshardWorkerRetryDelay(failures)
  *         ... network work, outside any transaction and any lock ...
  *     }
  *
  * A worker never sleeps with pg_usleep: a latch wait wakes at once for a
- * signal or the postmaster's death.  A PostgreSQL ERROR ends the worker and
- * the postmaster starts it again after bgw_restart_time; failures of the
- * outside world are values the worker handles.  While the extension is not
- * created in geoshard.database, GeoshardWorkerBeginWork says so once in the
- * log and returns false, and the worker waits GEOSHARD_WORKER_RECHECK_MS
- * before it asks again.
+ * signal or the postmaster's death.  An ERROR raised by a unit of work run
+ * by GeoshardWorkerRun is logged, its transaction rolled back, and the
+ * worker goes on: one bad row or one failing table cannot take the others
+ * down, and the worker keeps what it holds in memory (a connection, a
+ * queue of events to record).  The caller waits a growing delay before it
+ * retries, so a lasting failure is a log line every minute at most, not a
+ * loop.  An ERROR anywhere else ends the worker, and the postmaster starts
+ * it again after bgw_restart_time.  Failures of the outside world are
+ * values the worker handles.  While the extension is not created in
+ * geoshard.database, GeoshardWorkerRun says so once in the log, and the
+ * worker waits before it asks again.
  */
 #include "postgres.h"
 
@@ -37,6 +43,7 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -48,6 +55,9 @@
 
 /* seconds before the postmaster restarts a worker that exited with an error */
 #define GEOSHARD_WORKER_RESTART_S	2
+/* first and longest wait after a failed unit of work */
+#define GEOSHARD_WORKER_RETRY_MIN_MS	1000
+#define GEOSHARD_WORKER_RETRY_MAX_MS	60000
 
 typedef struct GeoshardWorker
 {
@@ -143,7 +153,7 @@ GeoshardWorkerWait(long timeout_ms)
  * in this database yet: logged once, until it appears.
  * GeoshardWorkerEndWork() must follow either way.
  */
-bool
+static bool
 GeoshardWorkerBeginWork(const char *activity)
 {
 	bool		ready;
@@ -169,7 +179,7 @@ GeoshardWorkerBeginWork(const char *activity)
 }
 
 /* Close what GeoshardWorkerBeginWork opened, and return to the worker's context. */
-void
+static void
 GeoshardWorkerEndWork(void)
 {
 	if (SPI_finish() != SPI_OK_FINISH)
@@ -180,4 +190,72 @@ GeoshardWorkerEndWork(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 	/* the transaction's contexts are gone */
 	MemoryContextSwitchTo(worker_context);
+}
+
+static void
+GeoshardWorkerErrorContext(void *arg)
+{
+	errcontext("%s: %s", MyBgworkerEntry->bgw_type, (const char *) arg);
+}
+
+/*
+ * Run one unit of database work, work(arg), in a transaction of its own
+ * (GeoshardWorkerBeginWork), unless the extension is not created yet.  An
+ * ERROR inside is caught: it is logged as usual, the transaction is rolled
+ * back, and GEOSHARD_WORK_FAILED is returned; the caller retries after
+ * GeoshardWorkerRetryDelay().  Interrupts that end the backend (SIGTERM,
+ * FATAL) are not caught.
+ */
+GeoshardWorkResult
+GeoshardWorkerRun(const char *activity, GeoshardWorkFunction work, void *arg)
+{
+	volatile GeoshardWorkResult result = GEOSHARD_WORK_NO_EXTENSION;
+	ErrorContextCallback context;
+
+	/* errors say which worker and which unit of work */
+	context.callback = GeoshardWorkerErrorContext;
+	context.arg = unconstify(char *, activity);
+	context.previous = error_context_stack;
+	error_context_stack = &context;
+
+	PG_TRY();
+	{
+		if (GeoshardWorkerBeginWork(activity))
+		{
+			work(arg);
+			result = GEOSHARD_WORK_DONE;
+		}
+		GeoshardWorkerEndWork();
+	}
+	PG_CATCH();
+	{
+		/* as PostgreSQL's own error recovery does (PostgresMain, autovacuum) */
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		AbortCurrentTransaction();
+		LWLockReleaseAll();
+		FlushErrorState();
+		MemoryContextSwitchTo(worker_context);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		RESUME_INTERRUPTS();
+		result = GEOSHARD_WORK_FAILED;
+	}
+	PG_END_TRY();
+	error_context_stack = context.previous;
+	return result;
+}
+
+/*
+ * How long to wait before the next try after the given number of failures
+ * in a row (at least 1): doubles from GEOSHARD_WORKER_RETRY_MIN_MS up to
+ * GEOSHARD_WORKER_RETRY_MAX_MS.
+ */
+long
+GeoshardWorkerRetryDelay(int failures)
+{
+	long		delay = GEOSHARD_WORKER_RETRY_MIN_MS;
+
+	for (int i = 1; i < failures && delay < GEOSHARD_WORKER_RETRY_MAX_MS; i++)
+		delay *= 2;
+	return Min(delay, GEOSHARD_WORKER_RETRY_MAX_MS);
 }

@@ -10,7 +10,19 @@ extern void GeoshardWorkersRegister(void);
 extern void GeoshardWorkerStart(const char *name);
 extern bool GeoshardWorkerWait(long timeout_ms);
 extern bool GeoshardWorkerHandleInterrupts(void);
-extern bool GeoshardWorkerBeginWork(const char *activity);
-extern void GeoshardWorkerEndWork(void);
+
+/* what GeoshardWorkerRun did with a unit of work */
+typedef enum GeoshardWorkResult
+{
+	GEOSHARD_WORK_DONE,			/* ran and committed */
+	GEOSHARD_WORK_NO_EXTENSION, /* not run: extension not created yet */
+	GEOSHARD_WORK_FAILED,		/* raised an ERROR: logged, rolled back */
+} GeoshardWorkResult;
+
+typedef void (*GeoshardWorkFunction) (void *arg);
+
+extern GeoshardWorkResult GeoshardWorkerRun(const char *activity, GeoshardWorkFunction work,
+											void *arg);
+extern long GeoshardWorkerRetryDelay(int failures);
 
 #endif							/* GEOSHARD_CORE_WORKER_H */

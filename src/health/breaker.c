@@ -56,6 +56,20 @@
 /* weight of a new round trip in the smoothed one */
 #define HEALTH_RTT_ALPHA			0.3
 
+/*
+ * The baseline: a slow average of the round trip (weight 0.05 per probe, a
+ * time constant of 20 probes), fed only by probes of a closed region that
+ * is not degraded and that are not themselves far above it, so a slow spell
+ * does not become its own baseline.  The
+ * factor rule (geoshard.health_degraded_factor) waits for
+ * HEALTH_BASELINE_SAMPLES of them, and compares with at least
+ * HEALTH_BASELINE_FLOOR_MS, so that jitter on a sub-millisecond loopback or
+ * LAN round trip is not "4 times slower".
+ */
+#define HEALTH_BASELINE_ALPHA		0.05
+#define HEALTH_BASELINE_SAMPLES		10
+#define HEALTH_BASELINE_FLOOR_MS	5.0
+
 /* slack probe_now adds to two probe timeouts before it gives up */
 #define HEALTH_PROBE_NOW_SLACK_MS	5000
 
@@ -75,6 +89,8 @@ typedef struct HealthRegion
 	int			consecutive_successes;
 	double		last_rtt_ms;	/* NaN: none yet */
 	double		smoothed_rtt_ms;	/* NaN: none yet */
+	double		baseline_rtt_ms;	/* NaN: none yet */
+	int			baseline_samples;	/* probes averaged into it */
 	char		last_error[HEALTH_ERROR_LEN];
 	TimestampTz last_probe;		/* 0: never */
 	TimestampTz since;			/* entered the effective state */
@@ -165,6 +181,36 @@ HealthEffective(const HealthRegion *h)
 	return h->forced != HEALTH_AUTO ? (RoutingBreaker) (h->forced - 1) : (RoutingBreaker) h->state;
 }
 
+/*
+ * Up but slow: the smoothed round trip is above geoshard.health_degraded_ms,
+ * or above geoshard.health_degraded_factor times the region's own baseline
+ * (once it has one, and at least HEALTH_BASELINE_FLOOR_MS).
+ */
+static bool
+HealthIsDegraded(const HealthRegion *h)
+{
+	if (h->state == ROUTING_BREAKER_OPEN || isnan(h->smoothed_rtt_ms))
+		return false;
+	if (geoshard_health_degraded_ms > 0 && h->smoothed_rtt_ms > geoshard_health_degraded_ms)
+		return true;
+	return geoshard_health_degraded_factor > 0 &&
+		h->baseline_samples >= HEALTH_BASELINE_SAMPLES &&
+		h->smoothed_rtt_ms > geoshard_health_degraded_factor *
+		Max(h->baseline_rtt_ms, HEALTH_BASELINE_FLOOR_MS);
+}
+
+/*
+ * A round trip far above the baseline does not feed it, even while the
+ * smoothed one is not degraded yet: a slow spell never becomes its own
+ * baseline.
+ */
+static bool
+HealthIsBaselineOutlier(const HealthRegion *h, double rtt_ms)
+{
+	return geoshard_health_degraded_factor > 0 && h->baseline_samples > 0 &&
+		rtt_ms > geoshard_health_degraded_factor * Max(h->baseline_rtt_ms, HEALTH_BASELINE_FLOOR_MS);
+}
+
 static void
 HealthRegionReset(HealthRegion *h, const char *id, TimestampTz now)
 {
@@ -173,6 +219,7 @@ HealthRegionReset(HealthRegion *h, const char *id, TimestampTz now)
 	h->state = ROUTING_BREAKER_CLOSED;
 	h->last_rtt_ms = get_float8_nan();
 	h->smoothed_rtt_ms = get_float8_nan();
+	h->baseline_rtt_ms = get_float8_nan();
 	h->since = now;
 }
 
@@ -341,6 +388,12 @@ HealthSync(const HealthTarget *targets, int ntargets)
 			memcpy(h, old, sizeof(HealthRegion));
 		else
 			HealthRegionReset(h, targets[i].region, now);
+		/* another endpoint: another normal round trip */
+		if (old != NULL && strcmp(old->endpoint, masked[i]) != 0)
+		{
+			h->baseline_rtt_ms = get_float8_nan();
+			h->baseline_samples = 0;
+		}
 		h->has_endpoint = targets[i].configured != NULL;
 		strlcpy(h->endpoint, masked[i], HEALTH_ENDPOINT_LEN);
 		if (!probed && h->probed)
@@ -491,8 +544,15 @@ HealthApplyResults(const HealthTarget *targets, const HealthResult *results, int
 			nevents = HealthTransition(h, ROUTING_BREAKER_HALF_OPEN, HEALTH_REASON_COOLDOWN,
 									   now, events, nevents, maxevents);
 
-		h->degraded = geoshard_health_degraded_ms > 0 && h->state != ROUTING_BREAKER_OPEN &&
-			!isnan(h->smoothed_rtt_ms) && h->smoothed_rtt_ms > geoshard_health_degraded_ms;
+		h->degraded = HealthIsDegraded(h);
+		if (r->up && h->state == ROUTING_BREAKER_CLOSED && !h->degraded &&
+			!HealthIsBaselineOutlier(h, r->rtt_ms))
+		{
+			h->baseline_rtt_ms = isnan(h->baseline_rtt_ms) ? r->rtt_ms :
+				HEALTH_BASELINE_ALPHA * r->rtt_ms + (1.0 - HEALTH_BASELINE_ALPHA) * h->baseline_rtt_ms;
+			if (h->baseline_samples < HEALTH_BASELINE_SAMPLES)
+				h->baseline_samples++;
+		}
 
 		probed++;
 		if (h->state == ROUTING_BREAKER_CLOSED)
@@ -698,8 +758,8 @@ region_health_state(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		HealthRegion *h = &regions[i];
-		Datum		values[15];
-		bool		nulls[15] = {0};
+		Datum		values[16];
+		bool		nulls[16] = {0};
 
 		values[0] = CStringGetTextDatum(h->id);
 		values[1] = CStringGetTextDatum(h->endpoint);
@@ -721,6 +781,9 @@ region_health_state(PG_FUNCTION_ARGS)
 		values[12] = TimestampTzGetDatum(h->since);
 		values[13] = Int32GetDatum(HealthCooldownMs(h));
 		values[14] = BoolGetDatum(panic);
+		values[15] = Float8GetDatum(h->baseline_rtt_ms);
+		nulls[15] = isnan(h->baseline_rtt_ms);
+		/* under 0.3's definition, without baseline_rtt_ms, the last value is left out */
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

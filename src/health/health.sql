@@ -17,6 +17,9 @@ CREATE TABLE geoshard.health_events (
 CREATE INDEX health_events_region_at ON geoshard.health_events (region, at);
 COMMENT ON TABLE geoshard.health_events IS
 	'circuit breaker transitions written by the health worker (docs/health.md)';
+-- the history is the operators' record and what restores the breakers: pg_dump keeps it
+SELECT pg_catalog.pg_extension_config_dump('geoshard.health_events', '');
+SELECT pg_catalog.pg_extension_config_dump('geoshard.health_events_id_seq', '');
 
 -- The breakers as the health worker keeps them in shared memory; endpoints
 -- with their passwords masked.
@@ -25,7 +28,8 @@ CREATE FUNCTION geoshard.region_health_state(OUT region text, OUT endpoint text,
 											 OUT consecutive_failures int4, OUT consecutive_successes int4,
 											 OUT last_rtt_ms float8, OUT smoothed_rtt_ms float8,
 											 OUT last_error text, OUT last_probe timestamptz,
-											 OUT since timestamptz, OUT cooldown_ms int4, OUT panic boolean)
+											 OUT since timestamptz, OUT cooldown_ms int4, OUT panic boolean,
+											 OUT baseline_rtt_ms float8)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'region_health_state'
 	LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;

@@ -47,6 +47,8 @@
 #define HEALTH_PRUNE_MS			60000
 /* transitions one round can record: each region changes at most twice, plus forcing */
 #define HEALTH_MAX_EVENTS		(3 * ROUTING_MAX_REGIONS)
+/* transitions kept while geoshard.health_events cannot be written */
+#define HEALTH_PENDING_EVENTS	(4 * HEALTH_MAX_EVENTS)
 
 PGDLLEXPORT void GeoshardHealthMain(Datum main_arg);
 
@@ -194,6 +196,70 @@ HealthRecord(const HealthEvent *events, int nevents, bool prune)
 	}
 }
 
+/* One unit of database work of the health worker's round (worker.c). */
+typedef struct HealthCatalogWork
+{
+	HealthTarget *targets;		/* out: the regions */
+	MemoryContext context;		/* where their strings go */
+	int			ntargets;
+	bool		ready;			/* the 0.3 objects are there */
+} HealthCatalogWork;
+
+typedef struct HealthRecordWork
+{
+	const HealthEvent *events;
+	int			nevents;
+	bool		prune;
+	bool		recorded;		/* the 0.3 objects are there */
+} HealthRecordWork;
+
+/* 1. of a round: the regions, breakers restored after a start, routing table loaded */
+static void
+HealthReadCatalog(void *arg)
+{
+	HealthCatalogWork *work = (HealthCatalogWork *) arg;
+
+	work->ready = HealthEventsExist();
+	if (!work->ready)
+		return;
+	work->ntargets = HealthLoadTargets(work->targets, work->context);
+	HealthSync(work->targets, work->ntargets);
+	if (HealthNeedsRestore())
+		HealthRestoreFromEvents();
+	/* load the shared routing table if nobody has: publishing needs it */
+	(void) RoutingTableAcquire();
+	RoutingTableRelease();
+}
+
+/* 4. of a round: append the transitions to health_events, prune old rows */
+static void
+HealthRecordEvents(void *arg)
+{
+	HealthRecordWork *work = (HealthRecordWork *) arg;
+
+	work->recorded = HealthEventsExist();
+	if (work->recorded)
+		HealthRecord(work->events, work->nevents, work->prune);
+}
+
+/*
+ * Make room for a round's transitions in the queue of those not recorded
+ * yet: while health_events cannot be written, the oldest go first.
+ */
+static int
+HealthMakeRoom(HealthEvent *events, int npending)
+{
+	int			drop = npending - (HEALTH_PENDING_EVENTS - HEALTH_MAX_EVENTS);
+
+	if (drop <= 0)
+		return npending;
+	ereport(LOG,
+			(errmsg("geoshard health dropped %d circuit breaker transitions that could not be recorded in geoshard.health_events",
+					drop)));
+	memmove(events, events + drop, sizeof(HealthEvent) * (npending - drop));
+	return npending - drop;
+}
+
 /* Entry point of the health worker (core/worker.c registers it). */
 void
 GeoshardHealthMain(Datum main_arg)
@@ -202,8 +268,12 @@ GeoshardHealthMain(Datum main_arg)
 	HealthTarget *targets;
 	HealthResult *results;
 	HealthEvent *events;
+	int			npending = 0;	/* transitions in events not recorded yet */
 	TimestampTz next_round = 0;
 	TimestampTz next_prune = 0;
+	TimestampTz next_record = 0;
+	int			catalog_failures = 0;
+	int			record_failures = 0;
 	uint64		served = 0;
 	bool		disabled = false;
 
@@ -213,7 +283,7 @@ GeoshardHealthMain(Datum main_arg)
 
 	targets = palloc(sizeof(HealthTarget) * ROUTING_MAX_REGIONS);
 	results = palloc(sizeof(HealthResult) * ROUTING_MAX_REGIONS);
-	events = palloc(sizeof(HealthEvent) * HEALTH_MAX_EVENTS);
+	events = palloc(sizeof(HealthEvent) * HEALTH_PENDING_EVENTS);
 	round_context = AllocSetContextCreate(CurrentMemoryContext, "geoshard health round",
 										  ALLOCSET_DEFAULT_SIZES);
 
@@ -222,89 +292,94 @@ GeoshardHealthMain(Datum main_arg)
 		TimestampTz now = GetCurrentTimestamp();
 		uint64		request = HealthRoundRequested();
 		long		wait_ms;
-		int			ntargets = 0;
-		int			nevents;
-		bool		ready;
-		bool		prune;
+		HealthCatalogWork catalog;
+		GeoshardWorkResult result;
 
 		if (!geoshard_health_enabled)
 			wait_ms = HEALTH_IDLE_MS;
-		else if (request > served)
+		else if (request > served && catalog_failures == 0)
 			wait_ms = 0;
 		else
 			wait_ms = TimestampDifferenceMilliseconds(now, next_round);
 		(void) GeoshardWorkerWait(wait_ms);
 
+		now = GetCurrentTimestamp();
 		if (!geoshard_health_enabled)
 		{
 			if (!disabled)
 			{
 				ereport(LOG, (errmsg("geoshard health checks are disabled")));
-				nevents = HealthDisable(events, HEALTH_MAX_EVENTS);
+				npending = HealthMakeRoom(events, npending);
+				npending += HealthDisable(events + npending, HEALTH_MAX_EVENTS);
 				HealthPublish();
-				if (nevents > 0 && GeoshardWorkerBeginWork("recording health events") &&
-					HealthEventsExist())
-					HealthRecord(events, nevents, false);
-				if (nevents > 0)
-					GeoshardWorkerEndWork();
 				disabled = true;
 			}
-			continue;
 		}
-		disabled = false;
-
-		now = GetCurrentTimestamp();
-		request = HealthRoundRequested();
-		if (request <= served && now < next_round)
-			continue;
-		next_round = TimestampTzPlusMilliseconds(now, geoshard_health_interval);
-
-		MemoryContextReset(round_context);
-		MemoryContextSwitchTo(round_context);
-
-		/* 1. the catalogue */
-		ready = GeoshardWorkerBeginWork("reading geoshard.regions") && HealthEventsExist();
-		if (ready)
+		else
 		{
-			ntargets = HealthLoadTargets(targets, round_context);
-			HealthSync(targets, ntargets);
-			if (HealthNeedsRestore())
-				HealthRestoreFromEvents();
-			/* load the shared routing table if nobody has: publishing needs it */
-			(void) RoutingTableAcquire();
-			RoutingTableRelease();
-		}
-		GeoshardWorkerEndWork();
-		MemoryContextSwitchTo(round_context);
-		if (!ready)
-		{
-			/* nothing to probe: release probe_now's waiters rather than spin for them */
+			disabled = false;
+			request = HealthRoundRequested();
+			if ((request <= served || catalog_failures > 0) && now < next_round)
+				continue;
+			next_round = TimestampTzPlusMilliseconds(now, geoshard_health_interval);
+
+			MemoryContextReset(round_context);
+
+			/* 1. the catalogue */
+			catalog.targets = targets;
+			catalog.context = round_context;
+			catalog.ntargets = 0;
+			catalog.ready = false;
+			result = GeoshardWorkerRun("reading geoshard.regions", HealthReadCatalog, &catalog);
+			if (result == GEOSHARD_WORK_FAILED)
+			{
+				/* probe nothing rather than stale targets; probe_now waits for the retry */
+				catalog_failures++;
+				next_round = TimestampTzPlusMilliseconds(now, GeoshardWorkerRetryDelay(catalog_failures));
+				continue;
+			}
+			catalog_failures = 0;
+			if (!catalog.ready)
+			{
+				/* nothing to probe: release probe_now's waiters rather than spin for them */
+				HealthRoundServed(request);
+				served = request;
+				next_round = TimestampTzPlusMilliseconds(now, HEALTH_RECHECK_MS);
+				continue;
+			}
+
+			/* 2. the probes */
+			MemoryContextSwitchTo(round_context);
+			pgstat_report_activity(STATE_RUNNING, "probing regions");
+			HealthProbeRound(targets, results, catalog.ntargets, geoshard_health_timeout);
+			pgstat_report_activity(STATE_IDLE, NULL);
+
+			/* 3. the breakers */
+			npending = HealthMakeRoom(events, npending);
+			npending += HealthApplyResults(targets, results, catalog.ntargets,
+										   events + npending, HEALTH_MAX_EVENTS);
+			HealthPublish();
 			HealthRoundServed(request);
 			served = request;
-			next_round = TimestampTzPlusMilliseconds(now, HEALTH_RECHECK_MS);
-			continue;
 		}
 
-		/* 2. the probes */
-		pgstat_report_activity(STATE_RUNNING, "probing regions");
-		HealthProbeRound(targets, results, ntargets, geoshard_health_timeout);
-		pgstat_report_activity(STATE_IDLE, NULL);
-
-		/* 3. the breakers */
-		nevents = HealthApplyResults(targets, results, ntargets, events, HEALTH_MAX_EVENTS);
-		HealthPublish();
-		HealthRoundServed(request);
-		served = request;
-
-		/* 4. the record */
+		/* 4. the record, retried later while it fails */
 		now = GetCurrentTimestamp();
-		prune = now >= next_prune;
-		if (nevents > 0 || prune)
+		if ((npending > 0 || (now >= next_prune && geoshard_health_enabled)) && now >= next_record)
 		{
-			if (GeoshardWorkerBeginWork("recording health events") && HealthEventsExist())
-				HealthRecord(events, nevents, prune);
-			GeoshardWorkerEndWork();
-			if (prune)
+			HealthRecordWork record = {events, npending, now >= next_prune, false};
+
+			result = GeoshardWorkerRun("recording health events", HealthRecordEvents, &record);
+			if (result == GEOSHARD_WORK_FAILED)
+			{
+				record_failures++;
+				next_record = TimestampTzPlusMilliseconds(now, GeoshardWorkerRetryDelay(record_failures));
+				continue;
+			}
+			record_failures = 0;
+			if (record.recorded)
+				npending = 0;
+			if (record.prune)
 				next_prune = TimestampTzPlusMilliseconds(now, HEALTH_PRUNE_MS);
 		}
 	}

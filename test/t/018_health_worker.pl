@@ -5,7 +5,9 @@
 # closes every measured breaker and on resumes; after a postmaster restart
 # and after SIGKILL of the worker it comes back and rebuilds the breakers
 # from geoshard.health_events (a forced state stays forced, an open region
-# stays open without three new failures), with no error loop in the log.
+# stays open without three new failures), with no error loop in the log;
+# and that an ERROR in one unit of work is caught: the worker lives on,
+# retries with a growing delay and loses no transition.
 use strict;
 use warnings FATAL => 'all';
 
@@ -160,6 +162,48 @@ my $log = slurp_file($node->logfile, $log_offset);
 unlike($log, qr/"geoshard health".*exited with exit code 1|ERROR/, 'no error in the log since');
 my @waits = (slurp_file($node->logfile) =~ /waiting for CREATE EXTENSION/g);
 is(scalar @waits, 1, 'waiting for the extension was logged once');
+
+# 6. a unit of work that fails (health_events refuses rows): the error is
+#    logged, the worker lives on with its breakers and routing, retries
+#    with a growing delay, and records what it kept once the table accepts
+$pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'geoshard health'});
+$log_offset = -s $node->logfile;
+$node->safe_psql(
+	'postgres', q{
+	CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql
+		AS $$BEGIN RAISE EXCEPTION 'health_events refuses rows for this test'; END$$;
+	CREATE TRIGGER refuse BEFORE INSERT ON geoshard.health_events
+		FOR EACH ROW EXECUTE FUNCTION refuse();
+	SELECT geoshard.set_region_breaker('up', 'open');
+});
+$node->wait_for_log(qr/ERROR:  health_events refuses rows for this test/, $log_offset);
+ok( $node->poll_query_until(
+		'postgres', q{SELECT state || ':' || forced FROM geoshard.region_health WHERE region = 'up'}, 'open:true'),
+	'the forced state holds while it cannot be recorded');
+isnt($node->safe_psql('postgres', q{SELECT route_region(10, 10)}), 'up',
+	'and routing follows it');
+# a second failure shows the retry; then the table accepts rows again
+my $first = $node->wait_for_log(qr/ERROR:  health_events refuses rows for this test/, $log_offset);
+ok($node->wait_for_log(qr/ERROR:  health_events refuses rows for this test/, $first),
+	'the failed recording is retried');
+$node->safe_psql('postgres', q{DROP TRIGGER refuse ON geoshard.health_events});
+ok( $node->poll_query_until(
+		'postgres', qq{SELECT count(*) = 1 FROM geoshard.health_events
+		WHERE region = 'up' AND to_state = 'open' AND reason = 'forced' AND at > now() - interval '1 min'}),
+	'the kept transition is recorded once the table accepts it');
+is( $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'geoshard health'}),
+	$pid, 'the worker was never restarted');
+$log = slurp_file($node->logfile, $log_offset);
+my @failures = ($log =~ /ERROR:  health_events refuses rows for this test/g);
+ok(@failures >= 2 && @failures <= 8, 'a growing delay between tries, not a loop (' . scalar(@failures) . ' tries)');
+like($log, qr/^\s+geoshard health: recording health events$/m, 'the log names the unit of work');
+unlike($log, qr/"geoshard health".*exited with exit code/, 'no restart in the log');
+
+# 7. pg_dump keeps the history (a configuration table of the extension)
+my ($dump, $dump_err);
+IPC::Run::run([ 'pg_dump', '--data-only', '-d', $node->connstr('postgres') ], '>', \$dump, '2>', \$dump_err)
+  or die "pg_dump failed: $dump_err";
+like($dump, qr/^COPY geoshard\.health_events .*^\d+\tup\topen\t/ms, 'pg_dump dumps geoshard.health_events');
 
 $tcp->kill_kill;
 $slow->kill_kill;

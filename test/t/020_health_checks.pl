@@ -4,7 +4,9 @@
 # with a clear error that opens the breaker and is recorded in
 # geoshard.health_events; a status outside 2xx is up when it is the one
 # expected; the body is searched within the 64 kB cap; changes made with
-# update_region apply from the next round.
+# update_region apply from the next round.  And that a region whose round
+# trip grows far above its own baseline is degraded
+# (geoshard.health_degraded_factor), with the baseline in region_health.
 use strict;
 use warnings FATAL => 'all';
 
@@ -13,17 +15,25 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+my ($ret, $out, $err);
+
 # GET /<status>/<body> answers that status with that body;
-# GET /pad/<n>/<body> answers 200 with n bytes of "x" and then the body
+# GET /pad/<n>/<body> answers 200 with n bytes of "x" and then the body;
+# GET /sleep/ answers 200 after as many seconds as the file $delay_file says
+my $delay_file = PostgreSQL::Test::Utils::tempdir . '/delay';
+PostgreSQL::Test::Utils::append_to_file($delay_file, '0');
 my $http_port = PostgreSQL::Test::Cluster::get_free_port();
 my $http_script = q{
-import sys
+import sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     def do_GET(self):
         parts = self.path.split('/', 3)
-        if parts[1] == 'pad':
+        if parts[1] == 'sleep':
+            time.sleep(float(open(sys.argv[2]).read()))
+            status, body = 200, b'ok'
+        elif parts[1] == 'pad':
             status, body = 200, b'x' * int(parts[2]) + parts[3].encode()
         else:
             status, body = int(parts[1]), '/'.join(parts[2:]).encode()
@@ -36,7 +46,7 @@ class H(BaseHTTPRequestHandler):
 ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
 };
 my $http_out;
-my $http = IPC::Run::start([ 'python3', '-c', $http_script, $http_port ],
+my $http = IPC::Run::start([ 'python3', '-c', $http_script, $http_port, $delay_file ],
 	'<', \undef, '>&', \$http_out);
 my $base = "http://127.0.0.1:$http_port";
 
@@ -52,6 +62,9 @@ geoshard.breaker_failures = 3
 geoshard.breaker_cooldown = '1s'
 # most regions here fail on purpose: keep the breakers, not panic mode, in view
 geoshard.health_panic_threshold = 0
+# only the baseline rule of degradation, not the absolute threshold
+geoshard.health_degraded_ms = '10s'
+geoshard.health_degraded_factor = 4
 });
 $node->start;
 $node->safe_psql(
@@ -70,6 +83,7 @@ $node->safe_psql(
 							   probe_body => 'ok');
 	SELECT geoshard.add_region('too-big', 16, 16, endpoint => '$base/pad/70000/ok',
 							   probe_body => 'ok');
+	SELECT geoshard.add_region('slow', 17, 17, endpoint => '$base/sleep/');
 });
 
 sub probe
@@ -121,7 +135,50 @@ $node->safe_psql('postgres', q{SELECT geoshard.update_region('wrong-body', probe
 is(probe('wrong-body'), 'true|', 'a body text that is there: up');
 ok(state_is('wrong-body', 'closed'), 'and the breaker closes again');
 
-# 4. a server that stops answering is still a plain connection failure
+# 4. degraded far above its own baseline: 10 probes build the baseline
+#    (loopback: well under the 5 ms floor), then 300 ms per answer is over
+#    4 x 5 ms once the smoothed round trip catches up
+ok( $node->poll_query_until(
+		'postgres', q{SELECT consecutive_successes >= 12 AND baseline_rtt_ms < 20 AND NOT degraded
+		FROM geoshard.region_health WHERE region = 'slow'}),
+	'a fast region builds its baseline and is not degraded');
+sub set_delay
+{
+	my ($seconds) = @_;
+	open(my $fh, '>', $delay_file) or die "could not write $delay_file: $!";
+	print $fh $seconds;
+	close($fh);
+}
+set_delay('0.3');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT degraded AND state = 'closed' FROM geoshard.region_health WHERE region = 'slow'}),
+	'300 ms answers: degraded, still closed')
+  or diag($node->safe_psql('postgres', q{SELECT * FROM geoshard.region_health WHERE region = 'slow'}));
+is( $node->safe_psql(
+		'postgres', q{SELECT smoothed_rtt_ms > 4 * greatest(baseline_rtt_ms, 5), baseline_rtt_ms < 20
+		FROM geoshard.region_health WHERE region = 'slow'}),
+	't|t', 'the smoothed round trip is over 4 x the baseline, which the slow answers left alone');
+is( $node->safe_psql(
+		'postgres', q{SELECT route_region_explain(17, 17)::text LIKE '%"degraded_penalty_ms"%'}),
+	't', 'route_region_explain shows the penalty');
+set_delay('0');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT NOT degraded FROM geoshard.region_health WHERE region = 'slow'}),
+	'fast again: no longer degraded');
+set_delay('0.3');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT degraded FROM geoshard.region_health WHERE region = 'slow'}),
+	'slow again: degraded again');
+$node->safe_psql('postgres',
+	q{ALTER SYSTEM SET geoshard.health_degraded_factor = 0; SELECT pg_reload_conf()});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT NOT degraded FROM geoshard.region_health WHERE region = 'slow'}),
+	'geoshard.health_degraded_factor = 0 turns the rule off');
+($ret, $out, $err) = $node->psql('postgres', q{ALTER SYSTEM SET geoshard.health_degraded_factor = -1});
+like($err, qr/-1 is outside the valid range for parameter "geoshard.health_degraded_factor" \(0 \.\. 1000\)/,
+	'a negative factor is refused');
+
+# 5. a server that stops answering is still a plain connection failure
 $http->kill_kill;
 like(probe('match'), qr/^false\|.*(connect|refused)/i, 'no server: the connection error, not a check');
 
