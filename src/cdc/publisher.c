@@ -44,8 +44,12 @@
  * little.  Nothing is published for it.
  *
  * Errors: outside failures (Redis, a stream key that renders empty) are
- * values recorded in the sink's status.  A PostgreSQL ERROR ends the worker,
- * and the postmaster restarts it; the slots keep the progress.
+ * values recorded in the sink's status, retried after a backoff of
+ * CDC_BACKOFF_MIN_MS doubling to CDC_BACKOFF_MAX_MS.  An ERROR inside a
+ * sink's transaction (options the plugin refuses, a slot that cannot be
+ * created) is caught by GeoshardWorkerRun: the sink records its text and
+ * retries after GeoshardWorkerRetryDelay, and the other sinks go on.  The
+ * slots keep the progress, so a restart of the worker loses nothing.
  */
 #include "postgres.h"
 
@@ -161,6 +165,18 @@ typedef struct CdcSink
 	TimestampTz window_start;
 } CdcSink;
 
+/* one pass over a sink, the argument of CdcPassWork */
+typedef struct CdcPass
+{
+	CdcSink    *sink;
+	XLogRecPtr	upto;			/* the WAL flush position before the pass */
+	bool		ok;				/* false: error says why */
+	bool		created_slot;	/* the pass created the sink's slot */
+	char		error[CDC_ERROR_LEN];
+} CdcPass;
+
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
 static CdcSink sinks[CDC_MAX_SINKS];
 static CdcSinkStatus statuses[CDC_MAX_SINKS];	/* statuses[i] is sinks[i]'s */
 static int	nsinks = 0;
@@ -173,6 +189,23 @@ static inline CdcSinkStatus *
 CdcStatusOf(CdcSink *sink)
 {
 	return &statuses[sink - sinks];
+}
+
+/*
+ * Every peek and advance starts logical decoding, which PostgreSQL 15
+ * reports at LOG with two messages: several lines per pass, up to hundreds
+ * of passes a second.  This worker keeps them out of the server log; every
+ * other message, the plugin's warnings included, goes through.
+ */
+static void
+CdcEmitLogHook(ErrorData *edata)
+{
+	if (edata->elevel == LOG && edata->message_id != NULL &&
+		(strcmp(edata->message_id, "starting logical decoding for slot \"%s\"") == 0 ||
+		 strcmp(edata->message_id, "logical decoding found consistent point at %X/%X") == 0))
+		edata->output_to_server = false;
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
 }
 
 /* Parse "<uint64>-<uint64>"; false when it is not one. */
@@ -207,7 +240,7 @@ CdcSinkFail(CdcSink *sink, const char *fmt,...)
 	int			delay;
 
 	va_start(args, fmt);
-	vsnprintf(error, sizeof(error), fmt, args);
+	vsnprintf(error, CDC_ERROR_LEN, fmt, args);
 	va_end(args);
 
 	/* logged once per change of error, not once per retry */
@@ -299,8 +332,10 @@ CdcSinkRemove(int i)
  * connection), removed ones go.  Slots of sinks that are gone are dropped.
  */
 static void
-CdcLoadSinks(void)
+CdcLoadSinks(void *arg)
 {
+	if (!CdcSinksExist())
+		return;
 	for (int i = 0; i < nsinks; i++)
 		sinks[i].seen = false;
 
@@ -474,10 +509,10 @@ CdcSinkConnect(CdcSink *sink)
 
 /*
  * Make sure the sink's slot exists, with our plugin in our database, and
- * learn its position; false after CdcSinkFail.  Inside a transaction.
+ * learn its position; false with pass->error set.  Inside a transaction.
  */
 static bool
-CdcSinkPrepareSlot(CdcSink *sink)
+CdcSinkPrepareSlot(CdcSink *sink, CdcPass *pass)
 {
 	Oid			type = TEXTOID;
 	Datum		value = CStringGetTextDatum(sink->slot);
@@ -487,8 +522,7 @@ CdcSinkPrepareSlot(CdcSink *sink)
 	if (SPI_processed == 0)
 	{
 		CdcExecute(CDC_CREATE_SLOT_QUERY, SPI_OK_SELECT, 1, &type, &value);
-		ereport(LOG,
-				(errmsg("geoshard cdc created replication slot \"%s\" for sink \"%s\"", sink->slot, sink->name)));
+		pass->created_slot = true;
 		sink->confirmed = DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	else
@@ -499,8 +533,10 @@ CdcSinkPrepareSlot(CdcSink *sink)
 
 		if (plugin == NULL || strcmp(plugin, "geoshard") != 0 || here == NULL || here[0] != 't' || isnull)
 		{
-			CdcSinkFail(sink, "replication slot \"%s\" exists but is not a logical slot of plugin geoshard in this database",
-						sink->slot);
+			snprintf(pass->error, CDC_ERROR_LEN,
+					 "replication slot \"%s\" exists but is not a logical slot of plugin geoshard in this database",
+					 sink->slot);
+			pass->ok = false;
 			return false;
 		}
 		sink->confirmed = DatumGetLSN(lsn);
@@ -651,12 +687,15 @@ CdcRestorePosition(CdcSink *sink)
 }
 
 /*
- * One pass over a sink (see the file's header).  Returns false after
- * CdcSinkFail; the transaction is closed either way.
+ * The database part of a pass over a sink (see the file's header), inside
+ * the transaction GeoshardWorkerRun opened.  Outside failures set
+ * pass->ok = false and pass->error.
  */
-static bool
-CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
+static void
+CdcPassBody(CdcPass *pass)
 {
+	CdcSink    *sink = pass->sink;
+	XLogRecPtr	upto = pass->upto;
 	CdcSinkStatus *status = CdcStatusOf(sink);
 	Portal		portal;
 	Oid			types[4] = {TEXTOID, LSNOID, INT4OID, TEXTOID};
@@ -669,21 +708,16 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 	bool		ok = true;
 	StringInfoData key;
 	char		maxlen[32];
-	char		error[CDC_ERROR_LEN];
+	char	   *error = pass->error;
 
-	if (sink->conn == NULL && !CdcSinkConnect(sink))
-		return false;
-
-	if (!GeoshardWorkerBeginWork("publishing a cdc sink") || !CdcSinksExist())
+	if (!CdcSinksExist())
 	{
-		GeoshardWorkerEndWork();
-		return false;
+		snprintf(error, CDC_ERROR_LEN, "table geoshard.cdc_sinks does not exist");
+		pass->ok = false;
+		return;
 	}
-	if (!sink->slot_ready && !CdcSinkPrepareSlot(sink))
-	{
-		GeoshardWorkerEndWork();
-		return false;
-	}
+	if (!sink->slot_ready && !CdcSinkPrepareSlot(sink, pass))
+		return;
 
 	values[0] = CStringGetTextDatum(sink->slot);
 	values[1] = LSNGetDatum(upto);
@@ -720,7 +754,7 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 
 			if (!CdcParseId(id, &event) || action == NULL || action[0] == '\0')
 			{
-				snprintf(error, sizeof(error), "event with an invalid id or action at LSN %X/%X",
+				snprintf(error, CDC_ERROR_LEN, "event with an invalid id or action at LSN %X/%X",
 						 LSN_FORMAT_ARGS(lsn));
 				ok = false;
 				break;
@@ -752,7 +786,7 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 
 					if (!CdcRenderKey(sink, &key, schema, table, node, prefix))
 					{
-						snprintf(error, sizeof(error),
+						snprintf(error, CDC_ERROR_LEN,
 								 "stream key template \"%s\" renders %s for event %s",
 								 sink->stream_key, key.len == 0 ? "an empty key" : "a key over 1024 bytes", id);
 						ok = false;
@@ -812,7 +846,7 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 			RedisAppend(sink->conn, 1, &exec, &execlen);
 			pgstat_report_activity(STATE_RUNNING, "sending a cdc batch to Redis");
 			sent = GetCurrentTimestamp();
-			replies = RedisExchange(sink->conn, geoshard_redis_timeout, error, sizeof(error));
+			replies = RedisExchange(sink->conn, geoshard_redis_timeout, error, CDC_ERROR_LEN);
 			status->rtt_ms = (double) (GetCurrentTimestamp() - sent) / 1000.0;
 			if (replies == NULL)
 			{
@@ -821,7 +855,7 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 			}
 			else
 			{
-				ok = CdcCheckReplies(sink, replies, nxadd, error, sizeof(error));
+				ok = CdcCheckReplies(sink, replies, nxadd, error, CDC_ERROR_LEN);
 				RedisFreeReplies(replies, nxadd + 3);
 				if (!ok)
 					CdcRestorePosition(sink);
@@ -863,11 +897,73 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 		CdcExecute(CDC_ADVANCE_QUERY, SPI_OK_SELECT, 2, atypes, avalues);
 		sink->confirmed = target;
 	}
-	GeoshardWorkerEndWork();
+	pass->ok = ok;
+}
 
-	if (!ok)
+/*
+ * GeoshardWorkerRun's unit of work: the body, with the text of an ERROR
+ * kept for geoshard.cdc_status before the ERROR goes on to be caught.
+ */
+static void
+CdcPassWork(void *arg)
+{
+	CdcPass    *pass = (CdcPass *) arg;
+	MemoryContext context = CurrentMemoryContext;
+
+	PG_TRY();
 	{
-		CdcSinkFail(sink, "%s", error);
+		CdcPassBody(pass);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		strlcpy(pass->error, edata->message, CDC_ERROR_LEN);
+		FreeErrorData(edata);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * One pass over a sink: Redis, then the transaction.  Returns false after
+ * CdcSinkFail.
+ */
+static bool
+CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
+{
+	CdcPass		pass;
+	GeoshardWorkResult result;
+
+	if (sink->conn == NULL && !CdcSinkConnect(sink))
+		return false;
+
+	memset(&pass, 0, sizeof(pass));
+	pass.sink = sink;
+	pass.upto = upto;
+	pass.ok = true;
+	result = GeoshardWorkerRun("publishing a cdc sink", CdcPassWork, &pass);
+
+	if (pass.created_slot && result == GEOSHARD_WORK_DONE)
+		ereport(LOG,
+				(errmsg("geoshard cdc created replication slot \"%s\" for sink \"%s\"", sink->slot, sink->name)));
+	/* commands queued but never sent would go out ahead of the next batch */
+	if (sink->conn != NULL && RedisPending(sink->conn) > 0)
+		CdcSinkDisconnect(sink);
+	if (result == GEOSHARD_WORK_FAILED)
+	{
+		/* the slot may be gone or changed, and the batch was rolled back */
+		sink->slot_ready = false;
+		CdcSinkFail(sink, "%s", pass.error[0] != '\0' ? pass.error : "an error, see the server log");
+		sink->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 GeoshardWorkerRetryDelay(sink->failures));
+		return false;
+	}
+	if (result == GEOSHARD_WORK_NO_EXTENSION || !pass.ok)
+	{
+		CdcSinkFail(sink, "%s", pass.error[0] != '\0' ? pass.error : "extension geoshard is not created");
 		return false;
 	}
 	return true;
@@ -938,6 +1034,8 @@ GeoshardCdcMain(Datum main_arg)
 	bool		logged_wal_level = false;
 
 	GeoshardWorkerStart("geoshard cdc");
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = CdcEmitLogHook;
 	batch_context = AllocSetContextCreate(CurrentMemoryContext, "geoshard cdc batch",
 										  ALLOCSET_DEFAULT_SIZES);
 
@@ -980,9 +1078,7 @@ GeoshardCdcMain(Datum main_arg)
 
 		if (reloaded || now >= next_reload)
 		{
-			if (GeoshardWorkerBeginWork("reading geoshard.cdc_sinks") && CdcSinksExist())
-				CdcLoadSinks();
-			GeoshardWorkerEndWork();
+			(void) GeoshardWorkerRun("reading geoshard.cdc_sinks", CdcLoadSinks, NULL);
 			next_reload = TimestampTzPlusMilliseconds(now, CDC_RELOAD_MS);
 			CdcUpdateRates(now);
 			CdcStatusPublish(statuses, nsinks);
