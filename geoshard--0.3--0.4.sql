@@ -264,10 +264,12 @@ CREATE FUNCTION geoshard.cdc_status_state(OUT sink text, OUT state text, OUT red
 COMMENT ON FUNCTION geoshard.cdc_status_state() IS
 	'the cdc worker''s figures per sink as it keeps them in shared memory, Redis passwords masked';
 
--- Readable by PUBLIC: no password, no options (they may name tables).
+-- Readable by PUBLIC: no password, no options (they may name tables).  The
+-- state is the worker's: a sink just enabled or disabled changes state when
+-- the worker has read the change (within a second).
 CREATE VIEW geoshard.cdc_status AS
 	SELECT s.name AS sink, s.slot_name AS slot, s.enabled,
-		   CASE WHEN NOT s.enabled THEN 'disabled' ELSE coalesce(w.state, 'starting') END AS state,
+		   coalesce(w.state, CASE WHEN s.enabled THEN 'starting' ELSE 'disabled' END) AS state,
 		   w.redis_url, s.stream_key, w.last_id, w.last_lsn,
 		   pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.confirmed_flush_lsn)::int8 AS lag_bytes,
 		   coalesce(extract(epoch FROM pg_catalog.now() - w.behind_since), 0)::float8 AS lag_seconds,

@@ -72,6 +72,8 @@ CdcStateName(CdcState state)
 			return "retrying";
 		case CDC_STATE_PAUSED:
 			return "paused";
+		case CDC_STATE_DISABLED:
+			return "disabled";
 	}
 	return "unknown";
 }

@@ -63,6 +63,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "replication/slot.h"
 #include "storage/standby.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -386,7 +387,12 @@ CdcLoadSinks(void *arg)
 		sink->maxlen = maxlen != NULL ? pg_strtoint64(maxlen) : 0;
 		sink->enabled = enabled != NULL && enabled[0] == 't';
 		if (!sink->enabled)
+		{
 			CdcSinkDisconnect(sink);
+			statuses[sink - sinks].state = CDC_STATE_DISABLED;
+		}
+		else if (statuses[sink - sinks].state == CDC_STATE_DISABLED)
+			statuses[sink - sinks].state = CDC_STATE_STARTING;
 	}
 
 	for (int i = nsinks - 1; i >= 0; i--)
@@ -411,23 +417,25 @@ CdcLoadSinks(void *arg)
 	}
 }
 
-/* Warn once per connection when Redis may lose acknowledged writes in a crash. */
-static void
-CdcCheckPersistence(CdcSink *sink, const char *masked)
+/*
+ * Warn once per connection when Redis may lose acknowledged writes in a
+ * crash.  False, with error set, when the exchange itself failed.
+ */
+static bool
+CdcCheckPersistence(CdcSink *sink, const char *masked, char *error, size_t errlen)
 {
 	const char *appendonly[3] = {"CONFIG", "GET", "appendonly"};
 	const char *appendfsync[3] = {"CONFIG", "GET", "appendfsync"};
 	size_t		lens[3] = {6, 3, 10};
 	size_t		lens2[3] = {6, 3, 11};
-	char		error[REDIS_ERROR_LEN];
 	redisReply **replies;
 	const char *values[2] = {NULL, NULL};
 
 	RedisAppend(sink->conn, 3, appendonly, lens);
 	RedisAppend(sink->conn, 3, appendfsync, lens2);
-	replies = RedisExchange(sink->conn, geoshard_redis_timeout, error, sizeof(error));
+	replies = RedisExchange(sink->conn, geoshard_redis_timeout, error, errlen);
 	if (replies == NULL)
-		return;					/* the next command fails the same way */
+		return false;
 	for (int i = 0; i < 2; i++)
 	{
 		redisReply *r = replies[i];
@@ -445,6 +453,7 @@ CdcCheckPersistence(CdcSink *sink, const char *masked)
 						   values[0] ? values[0] : "unknown", values[1] ? values[1] : "unknown"),
 				 errhint("For no loss across a Redis crash set appendonly yes and appendfsync always (docs/cdc.md).")));
 	RedisFreeReplies(replies, 2);
+	return true;
 }
 
 /* Connect the sink to Redis and learn its position; false after CdcSinkFail. */
@@ -472,13 +481,18 @@ CdcSinkConnect(CdcSink *sink)
 		CdcSinkFail(sink, "could not connect to Redis at %s: %s", masked, error);
 		return false;
 	}
-	CdcCheckPersistence(sink, masked);
+	if (!CdcCheckPersistence(sink, masked, error, sizeof(error)))
+	{
+		CdcSinkDisconnect(sink);
+		CdcSinkFail(sink, "could not read from Redis at %s: %s", masked, error);
+		return false;
+	}
 
 	reply = RedisCommand(sink->conn, geoshard_redis_timeout, error, sizeof(error), 2, argv);
 	if (reply == NULL)
 	{
 		CdcSinkDisconnect(sink);
-		CdcSinkFail(sink, "could not read the position from Redis at %s: %s", masked, error);
+		CdcSinkFail(sink, "could not read from Redis at %s: %s", masked, error);
 		return false;
 	}
 	if (reply->type == REDIS_REPLY_NIL)
@@ -954,6 +968,14 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 		CdcSinkDisconnect(sink);
 	if (result == GEOSHARD_WORK_FAILED)
 	{
+		/*
+		 * An ERROR inside logical decoding (the plugin refusing an option,
+		 * say) leaves the slot acquired; PostgreSQL's own error recovery
+		 * (PostgresMain) releases it, so do the same, or the slot would stay
+		 * active for this process and could not be dropped.
+		 */
+		if (MyReplicationSlot != NULL)
+			ReplicationSlotRelease();
 		/* the slot may be gone or changed, and the batch was rolled back */
 		sink->slot_ready = false;
 		CdcSinkFail(sink, "%s", pass.error[0] != '\0' ? pass.error : "an error, see the server log");
