@@ -98,7 +98,10 @@ REGRESS = \
 	routing_geoip \
 	routing_route \
 	health_probe_checks \
-	postgis_companion
+	postgis_companion \
+	cdc_decoder \
+	cdc_decoder_types \
+	cdc_decoder_options
 REGRESS_OPTS = --load-extension=geoshard
 
 ISOLATION = crdt_upsert
