@@ -158,7 +158,7 @@ endef
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench bench-routing bench-health check-released country-points
+.PHONY: deps test demo demo-stop bench bench-routing bench-health bench-cdc check-released country-points
 
 # The country table is generated from tzdata and committed, so that builds do
 # not need tzdata; regenerate it after a tzdata release (016 checks it).
@@ -193,6 +193,7 @@ bench: deps
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/run.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/routing.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_publish.sh
 
 bench-routing: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
@@ -203,3 +204,9 @@ bench-health: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+
+# the cdc benchmarks: publishing into Redis Streams (cdc_publish.sh)
+bench-cdc: deps
+	$(MAKE) -C $(GEOSHARD_SRC) all
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_publish.sh

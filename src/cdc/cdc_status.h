@@ -45,5 +45,7 @@ typedef struct CdcSinkStatus
 extern Size CdcShmemSize(void);
 extern void CdcShmemInit(void *shared, bool found, LWLockPadded *locks);
 extern void CdcStatusPublish(const CdcSinkStatus *sinks, int n);
+extern void CdcWorkerAttach(void);
+extern uint64 CdcSinksGeneration(void);
 
 #endif							/* GEOSHARD_CDC_CDC_STATUS_H */

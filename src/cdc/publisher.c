@@ -79,13 +79,15 @@
 #include "core/redis.h"
 #include "core/worker.h"
 
-/* how often the sinks are read again (a reload reads them at once) */
+/* how often the sinks are read again (a write to them, or a reload, wakes the worker at once) */
 #define CDC_RELOAD_MS			1000
 /* how long to wait while there is nothing to do: no sink, or publishing off */
 #define CDC_IDLE_MS				1000
 /* retries of a failing sink: the first after the minimum, doubling to the maximum */
 #define CDC_BACKOFF_MIN_MS		100
 #define CDC_BACKOFF_MAX_MS		5000
+/* batches of geoshard.cdc_batch_size events one pass decodes at most */
+#define CDC_PASS_BATCHES		10
 /* longest stream key a template may render */
 #define CDC_STREAM_KEY_MAX		1024
 /* the text of Redis's refusal of an id at or below the stream's top item */
@@ -229,6 +231,18 @@ static inline bool
 CdcIdAfter(const CdcId *a, const CdcId *b)
 {
 	return a->lsn > b->lsn || (a->lsn == b->lsn && a->n > b->n);
+}
+
+/*
+ * How many rows one pass asks the slot for: CDC_PASS_BATCHES batches.  Each
+ * peek decodes again from the slot's restart point, so a backlog is caught
+ * up in fewer, larger passes; the rows wait in the function's tuplestore,
+ * on disk past work_mem.
+ */
+static int
+CdcPassLimit(void)
+{
+	return (int) Min((int64) geoshard_cdc_batch_size * CDC_PASS_BATCHES, (int64) PG_INT32_MAX);
 }
 
 /* Record a failed pass: the error, the state, and when to retry. */
@@ -735,7 +749,7 @@ CdcPassBody(CdcPass *pass)
 
 	values[0] = CStringGetTextDatum(sink->slot);
 	values[1] = LSNGetDatum(upto);
-	values[2] = Int32GetDatum(geoshard_cdc_batch_size);
+	values[2] = Int32GetDatum(CdcPassLimit());
 	values[3] = CStringGetTextDatum(sink->options);
 	portal = SPI_cursor_open_with_args(NULL, CDC_PEEK_QUERY, 4, types, values, NULL, false, 0);
 	snprintf(maxlen, sizeof(maxlen), INT64_FORMAT, sink->maxlen);
@@ -897,7 +911,7 @@ CdcPassBody(CdcPass *pass)
 	 * transaction that ended before it was in the output.
 	 */
 	target = last_end;
-	sink->more = ok && total >= (uint64) geoshard_cdc_batch_size;
+	sink->more = ok && total >= (uint64) CdcPassLimit();
 	if (ok && !sink->more && !in_txn)
 		target = Max(target, upto);
 	if (target > sink->confirmed)
@@ -1054,10 +1068,12 @@ GeoshardCdcMain(Datum main_arg)
 	XLogRecPtr	heartbeat_end = InvalidXLogRecPtr;
 	bool		paused = false;
 	bool		logged_wal_level = false;
+	uint64		generation = 0;
 
 	GeoshardWorkerStart("geoshard cdc");
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = CdcEmitLogHook;
+	CdcWorkerAttach();
 	batch_context = AllocSetContextCreate(CurrentMemoryContext, "geoshard cdc batch",
 										  ALLOCSET_DEFAULT_SIZES);
 
@@ -1098,8 +1114,9 @@ GeoshardCdcMain(Datum main_arg)
 			continue;
 		}
 
-		if (reloaded || now >= next_reload)
+		if (reloaded || now >= next_reload || CdcSinksGeneration() != generation)
 		{
+			generation = CdcSinksGeneration();
 			(void) GeoshardWorkerRun("reading geoshard.cdc_sinks", CdcLoadSinks, NULL);
 			next_reload = TimestampTzPlusMilliseconds(now, CDC_RELOAD_MS);
 			CdcUpdateRates(now);
