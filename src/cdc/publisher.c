@@ -977,6 +977,8 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 	if (pass.created_slot && result == GEOSHARD_WORK_DONE)
 		ereport(LOG,
 				(errmsg("geoshard cdc created replication slot \"%s\" for sink \"%s\"", sink->slot, sink->name)));
+	/* what an ERROR left of the batch's memory */
+	MemoryContextReset(batch_context);
 	/* commands queued but never sent would go out ahead of the next batch */
 	if (sink->conn != NULL && RedisPending(sink->conn) > 0)
 		CdcSinkDisconnect(sink);
