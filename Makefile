@@ -62,7 +62,10 @@ OBJS = \
 	src/cdc/geo_enrich.o \
 	src/ratelimit/gcra.o \
 	src/ratelimit/rate_limit_table.o \
-	src/ratelimit/rate_limit.o
+	src/ratelimit/rate_limit.o \
+	src/core/redis.o \
+	src/cdc/cdc_status.o \
+	src/cdc/publisher.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -114,7 +117,7 @@ PROVE_TESTS = test/t/*.pl
 
 # libpq-fe.h: PostgreSQL's include directory, else where pkg-config finds libpq
 PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir) $(shell pkg-config --cflags-only-I libpq 2>/dev/null)
-SHLIB_LINK = -lmaxminddb -lcurl $(libpq)
+SHLIB_LINK = -lmaxminddb -lcurl $(libpq) -lhiredis
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 # Where this Makefile lives, known before PGXS (which may be missing on a fresh machine).
@@ -160,7 +163,7 @@ endef
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench bench-routing bench-health bench-cdc bench-ratelimit check-released country-points
+.PHONY: deps test demo demo-stop bench check-released country-points
 
 # The country table is generated from tzdata and committed, so that builds do
 # not need tzdata; regenerate it after a tzdata release (016 checks it).
@@ -188,32 +191,20 @@ demo: deps
 demo-stop:
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/demo/demo.sh stop
 
-# bench runs every benchmark; bench-<area> only its area's
-bench: deps
-	$(MAKE) -C $(GEOSHARD_SRC) all
-	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/run.sh
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/routing.sh
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_decode.sh
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/ratelimit.sh
+# Benchmarks (test/bench/), by area: `make bench-<area>` runs that area's
+# scripts, `make bench` all of them.
+bench_core = run.sh
+bench_routing = routing.sh
+bench_health = health.sh
+# decoding beside test_decoding and wal2json; publishing into Redis Streams
+bench_cdc = cdc_decode.sh cdc_publish.sh
+bench_ratelimit = ratelimit.sh
+BENCH_AREAS = core routing health cdc ratelimit
 
-bench-routing: deps
-	$(MAKE) -C $(GEOSHARD_SRC) all
-	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/routing.sh
+bench: $(addprefix bench-,$(BENCH_AREAS))
 
-bench-health: deps
+bench-%: deps
+	@test -n "$(bench_$*)" || { echo "geoshard: no benchmark area '$*' (areas: $(BENCH_AREAS))" >&2; exit 1; }
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
-
-bench-cdc: deps
-	$(MAKE) -C $(GEOSHARD_SRC) all
-	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_decode.sh
-
-bench-ratelimit: deps
-	$(MAKE) -C $(GEOSHARD_SRC) all
-	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/ratelimit.sh
+	@set -e; for script in $(bench_$*); do PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/$$script; done

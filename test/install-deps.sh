@@ -19,6 +19,8 @@ packages=(
 	postgresql-15-wal2json
 	# the ratelimit benchmark's peer: a GCRA Lua script, driven by redis-benchmark
 	redis-server redis-tools
+	# cdc publisher: the Redis client library (redis-server above serves its tests, demo and benchmark)
+	libhiredis-dev
 )
 
 missing=()

@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "core/guc.h"
+#include "core/redis.h"
 #include "routing/geoip.h"
 #include "routing/score.h"
 
@@ -39,6 +40,14 @@ double		geoshard_health_degraded_penalty_ms = 100.0;
 double		geoshard_health_degraded_factor = 4.0;
 int			geoshard_health_panic_threshold = 50;
 int			geoshard_health_events_max_age = 7 * 24 * 3600;
+/* cdc publisher */
+bool		geoshard_cdc_enabled = true;
+char	   *geoshard_redis_url = NULL;
+int			geoshard_redis_timeout = 2000;
+int			geoshard_cdc_batch_size = 10000;
+int			geoshard_cdc_max_lag = 1024 * 1024;
+int			geoshard_cdc_heartbeat_interval = 1000;
+int			geoshard_cdc_poll_interval = 5;
 
 /* ratelimit */
 int			geoshard_rate_limit_keys = 16384;
@@ -50,6 +59,28 @@ static const struct config_enum_entry geoip_layout_options[] = {
 	{"iplocationdb", GEOIP_LAYOUT_IPLOCATIONDB, false},
 	{NULL, 0, false}
 };
+
+/* geoshard.redis_url: refuse what RedisParseUrl would refuse ("" is none) */
+static bool
+RedisUrlCheckHook(char **newval, void **extra, GucSource source)
+{
+	char		error[REDIS_ERROR_LEN];
+	RedisUrl	url;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (RedisParseUrl(*newval, &url, error, sizeof(error)))
+		return true;
+	GUC_check_errdetail("%s.", error);
+	return false;
+}
+
+/* SHOW and pg_settings give the URL without its password */
+static const char *
+RedisUrlShowHook(void)
+{
+	return geoshard_redis_url != NULL ? RedisMaskUrl(geoshard_redis_url) : "";
+}
 
 void
 GeoshardGucInit(void)
@@ -321,6 +352,89 @@ GeoshardGucInit(void)
 							PG_INT32_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/*
+	 * The cdc publisher's settings (docs/cdc.md).  PGC_SIGHUP: the worker
+	 * applies them from its next pass after a reload.
+	 */
+	DefineCustomBoolVariable("geoshard.cdc_enabled",
+							 "Turns the cdc worker's publishing on or off.",
+							 "Off: no sink is published; slots stay and retain WAL.",
+							 &geoshard_cdc_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * Superuser-only because it may hold a password; the show hook masks it
+	 * in SHOW and pg_settings.  PGC_SUSET rather than SIGHUP so that a
+	 * superuser can try a URL in a session; the worker uses the value of the
+	 * configuration files.
+	 */
+	DefineCustomStringVariable("geoshard.redis_url",
+							   "Sets the Redis server of CDC sinks that name none.",
+							   "redis://[[user]:password@]host[:port][/db] or unix:/path[?db=N][&password=P]; empty means none.",
+							   &geoshard_redis_url,
+							   "redis://127.0.0.1:6379",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY,
+							   RedisUrlCheckHook, NULL, RedisUrlShowHook);
+
+	DefineCustomIntVariable("geoshard.redis_timeout",
+							"Sets how long connecting to Redis, and each exchange with it, may take.",
+							"A Redis server that takes longer counts as down: the batch is retried after a backoff.",
+							&geoshard_redis_timeout,
+							2000,
+							10,
+							600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.cdc_batch_size",
+							"Sets how many events the cdc worker decodes and sends to Redis in one batch.",
+							"Each batch is one MULTI/EXEC; a transaction larger than a batch is sent in several.",
+							&geoshard_cdc_batch_size,
+							10000,
+							1,
+							1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.cdc_max_lag",
+							"Sets how much WAL a CDC sink may have left to publish before a WARNING.",
+							"0 turns the warning off.",
+							&geoshard_cdc_max_lag,
+							1024 * 1024,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.cdc_heartbeat_interval",
+							"Sets how often the cdc worker lets idle slots move their restart point.",
+							"It logs a snapshot of running transactions (what PostgreSQL 16's pg_log_standby_snapshot does) so that slots release WAL; 0 turns it off.",
+							&geoshard_cdc_heartbeat_interval,
+							1000,
+							0,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.cdc_poll_interval",
+							"Sets how often the cdc worker looks for new WAL.",
+							"A look compares positions in memory; decoding starts only when there is new WAL.",
+							&geoshard_cdc_poll_interval,
+							5,
+							1,
+							10000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	if (process_shared_preload_libraries_in_progress)

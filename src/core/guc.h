@@ -51,6 +51,15 @@ extern int	geoshard_health_events_max_age;
 /* ratelimit: geoshard.rate_limit_keys, the size of the shared table of keys */
 extern int	geoshard_rate_limit_keys;
 
+/* geoshard.cdc_*, geoshard.redis_*: the cdc publisher (times in ms, max lag in kB) */
+extern bool geoshard_cdc_enabled;
+extern char *geoshard_redis_url;
+extern int	geoshard_redis_timeout;
+extern int	geoshard_cdc_batch_size;
+extern int	geoshard_cdc_max_lag;
+extern int	geoshard_cdc_heartbeat_interval;
+extern int	geoshard_cdc_poll_interval;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_CORE_GUC_H */

@@ -20,6 +20,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "cdc/cdc_status.h"
 #include "core/shmem.h"
 #include "crdt/hlc.h"
 #include "health/breaker.h"
@@ -59,6 +60,8 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard health", HealthShmemSize, 1, HealthShmemInit},
 	/* ratelimit: one lock per partition of the table of keys */
 	{"geoshard ratelimit", RateLimitShmemSize, RATE_LIMIT_PARTITIONS, RateLimitShmemInit},
+	/* cdc publisher */
+	{"geoshard cdc", CdcShmemSize, 1, CdcShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
