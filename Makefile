@@ -62,7 +62,10 @@ OBJS = \
 	src/cdc/geo_enrich.o \
 	src/core/redis.o \
 	src/cdc/cdc_status.o \
-	src/cdc/publisher.o
+	src/cdc/publisher.o \
+	src/redisview/apply.o \
+	src/redisview/status.o \
+	src/redisview/worker.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -71,7 +74,8 @@ SQL_PARTS = \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql \
 	src/health/health.sql \
-	src/cdc/cdc.sql
+	src/cdc/cdc.sql \
+	src/redisview/redisview.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)

@@ -24,6 +24,7 @@
 #include "core/shmem.h"
 #include "crdt/hlc.h"
 #include "health/breaker.h"
+#include "redisview/redisview.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -59,6 +60,8 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard health", HealthShmemSize, 1, HealthShmemInit},
 	/* cdc publisher */
 	{"geoshard cdc", CdcShmemSize, 1, CdcShmemInit},
+	/* redisview */
+	{"geoshard redisview", RedisViewShmemSize, 1, RedisViewShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
