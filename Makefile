@@ -102,7 +102,10 @@ REGRESS = \
 	routing_geoip \
 	routing_route \
 	health_probe_checks \
-	postgis_companion
+	postgis_companion \
+	cdc_decoder \
+	cdc_decoder_types \
+	cdc_decoder_options
 REGRESS_OPTS = --load-extension=geoshard
 
 ISOLATION = crdt_upsert
@@ -159,7 +162,7 @@ endef
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench bench-routing bench-health check-released country-points
+.PHONY: deps test demo demo-stop bench bench-routing bench-health bench-cdc check-released country-points
 
 # The country table is generated from tzdata and committed, so that builds do
 # not need tzdata; regenerate it after a tzdata release (016 checks it).
@@ -194,6 +197,7 @@ bench: deps
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/run.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/routing.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_publish.sh
 
 bench-routing: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
@@ -204,3 +208,9 @@ bench-health: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+
+# the cdc benchmarks: publishing into Redis Streams (cdc_publish.sh)
+bench-cdc: deps
+	$(MAKE) -C $(GEOSHARD_SRC) all
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_publish.sh

@@ -45,8 +45,8 @@ ALTER TABLE geoshard.shards SET (user_catalog_table = true);
 
 -- One row per sink: a logical replication slot of the geoshard output plugin
 -- whose events the "geoshard cdc" worker publishes into Redis Streams.  The
--- worker reads the table about once a second, so that changes take effect
--- without a restart.  redis_url may hold a password: the table is not
+-- worker reads the table again when a write to it commits, so that changes
+-- take effect without a restart.  redis_url may hold a password: the table is not
 -- readable by PUBLIC (geoshard.cdc_status shows the URL masked).
 CREATE TABLE geoshard.cdc_sinks (
 	name text PRIMARY KEY,
@@ -158,6 +158,17 @@ CREATE TRIGGER cdc_sinks_check
 	BEFORE INSERT OR UPDATE ON geoshard.cdc_sinks
 	FOR EACH ROW EXECUTE FUNCTION geoshard.cdc_sinks_check();
 
+-- Wakes the cdc worker when the write commits, so that it reads the sinks at
+-- once rather than at its next look (about a second).
+CREATE FUNCTION geoshard.cdc_sinks_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION geoshard.cdc_sinks_changed() IS
+	'trigger on geoshard.cdc_sinks: wakes the cdc worker when the write commits';
+REVOKE ALL ON FUNCTION geoshard.cdc_sinks_changed() FROM PUBLIC;
+CREATE TRIGGER cdc_sinks_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON geoshard.cdc_sinks
+	FOR EACH STATEMENT EXECUTE FUNCTION geoshard.cdc_sinks_changed();
+
 CREATE FUNCTION geoshard.add_cdc_sink(name text,
 									  stream_key text DEFAULT 'geoshard:{table}',
 									  options jsonb DEFAULT '{}',
@@ -264,10 +275,12 @@ CREATE FUNCTION geoshard.cdc_status_state(OUT sink text, OUT state text, OUT red
 COMMENT ON FUNCTION geoshard.cdc_status_state() IS
 	'the cdc worker''s figures per sink as it keeps them in shared memory, Redis passwords masked';
 
--- Readable by PUBLIC: no password, no options (they may name tables).
+-- Readable by PUBLIC: no password, no options (they may name tables).  The
+-- state is the worker's: a sink just enabled or disabled changes state when
+-- the worker has read the change (at once, see cdc_sinks_changed).
 CREATE VIEW geoshard.cdc_status AS
 	SELECT s.name AS sink, s.slot_name AS slot, s.enabled,
-		   CASE WHEN NOT s.enabled THEN 'disabled' ELSE coalesce(w.state, 'starting') END AS state,
+		   coalesce(w.state, CASE WHEN s.enabled THEN 'starting' ELSE 'disabled' END) AS state,
 		   w.redis_url, s.stream_key, w.last_id, w.last_lsn,
 		   pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.confirmed_flush_lsn)::int8 AS lag_bytes,
 		   coalesce(extract(epoch FROM pg_catalog.now() - w.behind_since), 0)::float8 AS lag_seconds,

@@ -1,20 +1,30 @@
 /*
  * src/cdc/cdc_status.c
- *	  The cdc worker's figures per sink in shared memory ("geoshard cdc"),
- *	  and cdc_status_state(), which the view geoshard.cdc_status reads.
+ *	  The cdc worker's shared state ("geoshard cdc"): its figures per sink,
+ *	  which cdc_status_state() and the view geoshard.cdc_status read, and the
+ *	  wake-up that writes to geoshard.cdc_sinks send it.
  *
  * The worker keeps its own copy of every sink's figures and publishes the
- * whole array after each pass that changed it; readers copy it out.  The
- * lock guards every field of CdcShared; it is held only for the copies,
- * never across SPI or network I/O.  Nothing here holds a password: the
- * worker masks Redis URLs before it publishes them.
+ * whole array after each pass that changed it; readers copy it out.  A
+ * committed write to cdc_sinks bumps sinks_generation and sets the worker's
+ * latch (from a transaction callback, so that the worker reads the table
+ * after the change is visible); the worker reads the table again when the
+ * generation moved, and at least once a second anyway.  The lock guards
+ * every field of CdcShared; it is held only for the copies, never across
+ * SPI or network I/O.  Nothing here holds a password: the worker masks
+ * Redis URLs before it publishes them.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/xact.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 
@@ -23,11 +33,17 @@
 typedef struct CdcShared
 {
 	LWLock	   *lock;			/* guards the fields below */
+	Latch	   *worker_latch;	/* the cdc worker's, NULL when it is not running */
+	uint64		sinks_generation;	/* bumped by each committed write to cdc_sinks */
 	int			nsinks;
 	CdcSinkStatus sinks[CDC_MAX_SINKS];
 } CdcShared;
 
 static CdcShared *cdc_shared = NULL;
+
+/* this backend wrote cdc_sinks in the current transaction */
+static bool sinks_write_pending = false;
+static bool xact_callback_registered = false;
 
 Size
 CdcShmemSize(void)
@@ -44,6 +60,69 @@ CdcShmemInit(void *shared, bool found, LWLockPadded *locks)
 		memset(cdc_shared, 0, sizeof(CdcShared));
 		cdc_shared->lock = &locks[0].lock;
 	}
+}
+
+/* The worker announces itself, so that writes to cdc_sinks can wake it. */
+void
+CdcWorkerAttach(void)
+{
+	if (cdc_shared == NULL)
+		return;
+	LWLockAcquire(cdc_shared->lock, LW_EXCLUSIVE);
+	cdc_shared->worker_latch = MyLatch;
+	LWLockRelease(cdc_shared->lock);
+}
+
+/* How many committed writes to cdc_sinks there have been. */
+uint64
+CdcSinksGeneration(void)
+{
+	uint64		generation;
+
+	if (cdc_shared == NULL)
+		return 0;
+	LWLockAcquire(cdc_shared->lock, LW_SHARED);
+	generation = cdc_shared->sinks_generation;
+	LWLockRelease(cdc_shared->lock);
+	return generation;
+}
+
+static void
+CdcSinksXactCallback(XactEvent event, void *arg)
+{
+	Latch	   *latch;
+
+	if (!sinks_write_pending)
+		return;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		sinks_write_pending = false;
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT)
+		return;
+	sinks_write_pending = false;
+	if (cdc_shared == NULL)
+		return;
+	LWLockAcquire(cdc_shared->lock, LW_EXCLUSIVE);
+	cdc_shared->sinks_generation++;
+	latch = cdc_shared->worker_latch;
+	LWLockRelease(cdc_shared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+/* geoshard.cdc_sinks_changed(): trigger that wakes the worker at commit */
+PG_FUNCTION_INFO_V1(cdc_sinks_changed);
+Datum
+cdc_sinks_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "cdc_sinks_changed must be called as a trigger");
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(CdcSinksXactCallback, NULL);
+		xact_callback_registered = true;
+	}
+	sinks_write_pending = true;
+	return PointerGetDatum(NULL);
 }
 
 /* Replace the published figures by the worker's n sinks. */
@@ -72,6 +151,8 @@ CdcStateName(CdcState state)
 			return "retrying";
 		case CDC_STATE_PAUSED:
 			return "paused";
+		case CDC_STATE_DISABLED:
+			return "disabled";
 	}
 	return "unknown";
 }

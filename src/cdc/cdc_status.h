@@ -22,7 +22,8 @@ typedef enum CdcState
 	CDC_STATE_STARTING,			/* loaded; no slot or no Redis connection yet */
 	CDC_STATE_STREAMING,		/* the last pass succeeded */
 	CDC_STATE_RETRYING,			/* the last pass failed; waiting out a backoff */
-	CDC_STATE_PAUSED			/* geoshard.cdc_enabled is off */
+	CDC_STATE_PAUSED,			/* geoshard.cdc_enabled is off */
+	CDC_STATE_DISABLED			/* the sink is disabled (enable_cdc_sink) */
 } CdcState;
 
 typedef struct CdcSinkStatus
@@ -44,5 +45,7 @@ typedef struct CdcSinkStatus
 extern Size CdcShmemSize(void);
 extern void CdcShmemInit(void *shared, bool found, LWLockPadded *locks);
 extern void CdcStatusPublish(const CdcSinkStatus *sinks, int n);
+extern void CdcWorkerAttach(void);
+extern uint64 CdcSinksGeneration(void);
 
 #endif							/* GEOSHARD_CDC_CDC_STATUS_H */

@@ -11,7 +11,8 @@
  * 0 for the begin record, k for the k-th change, message or truncated
  * relation the decoder hands us (counted whether or not the options print
  * it, so ids depend on the WAL alone), and the last position + 1 for the
- * commit record.  A non-transactional message gets "<its LSN>-0".  Ids are
+ * commit record.  A non-transactional message gets "<L>-0", L the LSN where
+ * its record starts (cdc_message says why not where it ends).  Ids are
  * strictly increasing within a slot: a transaction is decoded only at its
  * commit record, transactions in the order of their commit records, and a
  * non-transactional message at its own record, so events come out ordered
@@ -35,6 +36,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlogreader.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
 #include "mb/pg_wchar.h"
@@ -212,7 +214,10 @@ AppendColumns(StringInfo out, CdcDecoder *data, CdcRelation *rel, const char *na
 
 		if (IsUnchangedToast(col, value, isnull))
 		{
-			/* only a key column gets here: its old value when logged, else null */
+			/*
+			 * Only a key column gets here.  PostgreSQL logs the old key when a
+			 * key column is stored out of line, so its value is there.
+			 */
 			isnull = (fallback == NULL || fallback_nulls[col->index] ||
 					  IsUnchangedToast(col, fallback[col->index], false));
 			if (!isnull)
@@ -434,9 +439,19 @@ cdc_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 	{
 		char		num[MAXINT8LEN + 1];
 
+		/*
+		 * The id is the LSN where the message's record starts.  The lsn
+		 * PostgreSQL gives us (and pg_logical_emit_message returned) is
+		 * where it ends, which is also where the next record starts: the
+		 * commit record of the enclosing transaction when the message was
+		 * the transaction's last record, whose begin would then have the
+		 * same id.  A non-transactional message is handed to us while its
+		 * own record is being decoded, so the reader is on it.
+		 */
+		Assert(ctx->reader->ReadRecPtr < lsn);
 		OutputPluginPrepareWrite(ctx, true);
 		appendStringInfoString(out, "{\"id\":\"");
-		appendBinaryStringInfo(out, num, pg_ulltoa_n(lsn, num));
+		appendBinaryStringInfo(out, num, pg_ulltoa_n(ctx->reader->ReadRecPtr, num));
 		appendStringInfoString(out, "-0\",\"action\":\"M\",\"lsn\":\"");
 		AppendLsn(out, lsn);
 		appendStringInfoChar(out, '"');

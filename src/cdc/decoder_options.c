@@ -233,6 +233,8 @@ ParseActions(DefElem *elem)
 		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
 
+		if (*tok == '\0')
+			continue;
 		if (pg_strcasecmp(tok, "insert") == 0)
 			actions |= CDC_ACTION_INSERT;
 		else if (pg_strcasecmp(tok, "update") == 0)

@@ -63,6 +63,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "replication/slot.h"
 #include "storage/standby.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -78,13 +79,15 @@
 #include "core/redis.h"
 #include "core/worker.h"
 
-/* how often the sinks are read again (a reload reads them at once) */
+/* how often the sinks are read again (a write to them, or a reload, wakes the worker at once) */
 #define CDC_RELOAD_MS			1000
 /* how long to wait while there is nothing to do: no sink, or publishing off */
 #define CDC_IDLE_MS				1000
 /* retries of a failing sink: the first after the minimum, doubling to the maximum */
 #define CDC_BACKOFF_MIN_MS		100
 #define CDC_BACKOFF_MAX_MS		5000
+/* batches of geoshard.cdc_batch_size events one pass decodes at most */
+#define CDC_PASS_BATCHES		10
 /* longest stream key a template may render */
 #define CDC_STREAM_KEY_MAX		1024
 /* the text of Redis's refusal of an id at or below the stream's top item */
@@ -228,6 +231,18 @@ static inline bool
 CdcIdAfter(const CdcId *a, const CdcId *b)
 {
 	return a->lsn > b->lsn || (a->lsn == b->lsn && a->n > b->n);
+}
+
+/*
+ * How many rows one pass asks the slot for: CDC_PASS_BATCHES batches.  Each
+ * peek decodes again from the slot's restart point, so a backlog is caught
+ * up in fewer, larger passes; the rows wait in the function's tuplestore,
+ * on disk past work_mem.
+ */
+static int
+CdcPassLimit(void)
+{
+	return (int) Min((int64) geoshard_cdc_batch_size * CDC_PASS_BATCHES, (int64) PG_INT32_MAX);
 }
 
 /* Record a failed pass: the error, the state, and when to retry. */
@@ -386,7 +401,12 @@ CdcLoadSinks(void *arg)
 		sink->maxlen = maxlen != NULL ? pg_strtoint64(maxlen) : 0;
 		sink->enabled = enabled != NULL && enabled[0] == 't';
 		if (!sink->enabled)
+		{
 			CdcSinkDisconnect(sink);
+			statuses[sink - sinks].state = CDC_STATE_DISABLED;
+		}
+		else if (statuses[sink - sinks].state == CDC_STATE_DISABLED)
+			statuses[sink - sinks].state = CDC_STATE_STARTING;
 	}
 
 	for (int i = nsinks - 1; i >= 0; i--)
@@ -411,23 +431,25 @@ CdcLoadSinks(void *arg)
 	}
 }
 
-/* Warn once per connection when Redis may lose acknowledged writes in a crash. */
-static void
-CdcCheckPersistence(CdcSink *sink, const char *masked)
+/*
+ * Warn once per connection when Redis may lose acknowledged writes in a
+ * crash.  False, with error set, when the exchange itself failed.
+ */
+static bool
+CdcCheckPersistence(CdcSink *sink, const char *masked, char *error, size_t errlen)
 {
 	const char *appendonly[3] = {"CONFIG", "GET", "appendonly"};
 	const char *appendfsync[3] = {"CONFIG", "GET", "appendfsync"};
 	size_t		lens[3] = {6, 3, 10};
 	size_t		lens2[3] = {6, 3, 11};
-	char		error[REDIS_ERROR_LEN];
 	redisReply **replies;
 	const char *values[2] = {NULL, NULL};
 
 	RedisAppend(sink->conn, 3, appendonly, lens);
 	RedisAppend(sink->conn, 3, appendfsync, lens2);
-	replies = RedisExchange(sink->conn, geoshard_redis_timeout, error, sizeof(error));
+	replies = RedisExchange(sink->conn, geoshard_redis_timeout, error, errlen);
 	if (replies == NULL)
-		return;					/* the next command fails the same way */
+		return false;
 	for (int i = 0; i < 2; i++)
 	{
 		redisReply *r = replies[i];
@@ -445,6 +467,7 @@ CdcCheckPersistence(CdcSink *sink, const char *masked)
 						   values[0] ? values[0] : "unknown", values[1] ? values[1] : "unknown"),
 				 errhint("For no loss across a Redis crash set appendonly yes and appendfsync always (docs/cdc.md).")));
 	RedisFreeReplies(replies, 2);
+	return true;
 }
 
 /* Connect the sink to Redis and learn its position; false after CdcSinkFail. */
@@ -472,13 +495,18 @@ CdcSinkConnect(CdcSink *sink)
 		CdcSinkFail(sink, "could not connect to Redis at %s: %s", masked, error);
 		return false;
 	}
-	CdcCheckPersistence(sink, masked);
+	if (!CdcCheckPersistence(sink, masked, error, sizeof(error)))
+	{
+		CdcSinkDisconnect(sink);
+		CdcSinkFail(sink, "could not read from Redis at %s: %s", masked, error);
+		return false;
+	}
 
 	reply = RedisCommand(sink->conn, geoshard_redis_timeout, error, sizeof(error), 2, argv);
 	if (reply == NULL)
 	{
 		CdcSinkDisconnect(sink);
-		CdcSinkFail(sink, "could not read the position from Redis at %s: %s", masked, error);
+		CdcSinkFail(sink, "could not read from Redis at %s: %s", masked, error);
 		return false;
 	}
 	if (reply->type == REDIS_REPLY_NIL)
@@ -721,7 +749,7 @@ CdcPassBody(CdcPass *pass)
 
 	values[0] = CStringGetTextDatum(sink->slot);
 	values[1] = LSNGetDatum(upto);
-	values[2] = Int32GetDatum(geoshard_cdc_batch_size);
+	values[2] = Int32GetDatum(CdcPassLimit());
 	values[3] = CStringGetTextDatum(sink->options);
 	portal = SPI_cursor_open_with_args(NULL, CDC_PEEK_QUERY, 4, types, values, NULL, false, 0);
 	snprintf(maxlen, sizeof(maxlen), INT64_FORMAT, sink->maxlen);
@@ -883,7 +911,7 @@ CdcPassBody(CdcPass *pass)
 	 * transaction that ended before it was in the output.
 	 */
 	target = last_end;
-	sink->more = ok && total >= (uint64) geoshard_cdc_batch_size;
+	sink->more = ok && total >= (uint64) CdcPassLimit();
 	if (ok && !sink->more && !in_txn)
 		target = Max(target, upto);
 	if (target > sink->confirmed)
@@ -949,11 +977,21 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 	if (pass.created_slot && result == GEOSHARD_WORK_DONE)
 		ereport(LOG,
 				(errmsg("geoshard cdc created replication slot \"%s\" for sink \"%s\"", sink->slot, sink->name)));
+	/* what an ERROR left of the batch's memory */
+	MemoryContextReset(batch_context);
 	/* commands queued but never sent would go out ahead of the next batch */
 	if (sink->conn != NULL && RedisPending(sink->conn) > 0)
 		CdcSinkDisconnect(sink);
 	if (result == GEOSHARD_WORK_FAILED)
 	{
+		/*
+		 * An ERROR inside logical decoding (the plugin refusing an option,
+		 * say) leaves the slot acquired; PostgreSQL's own error recovery
+		 * (PostgresMain) releases it, so do the same, or the slot would stay
+		 * active for this process and could not be dropped.
+		 */
+		if (MyReplicationSlot != NULL)
+			ReplicationSlotRelease();
 		/* the slot may be gone or changed, and the batch was rolled back */
 		sink->slot_ready = false;
 		CdcSinkFail(sink, "%s", pass.error[0] != '\0' ? pass.error : "an error, see the server log");
@@ -1032,10 +1070,12 @@ GeoshardCdcMain(Datum main_arg)
 	XLogRecPtr	heartbeat_end = InvalidXLogRecPtr;
 	bool		paused = false;
 	bool		logged_wal_level = false;
+	uint64		generation = 0;
 
 	GeoshardWorkerStart("geoshard cdc");
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = CdcEmitLogHook;
+	CdcWorkerAttach();
 	batch_context = AllocSetContextCreate(CurrentMemoryContext, "geoshard cdc batch",
 										  ALLOCSET_DEFAULT_SIZES);
 
@@ -1076,8 +1116,9 @@ GeoshardCdcMain(Datum main_arg)
 			continue;
 		}
 
-		if (reloaded || now >= next_reload)
+		if (reloaded || now >= next_reload || CdcSinksGeneration() != generation)
 		{
+			generation = CdcSinksGeneration();
 			(void) GeoshardWorkerRun("reading geoshard.cdc_sinks", CdcLoadSinks, NULL);
 			next_reload = TimestampTzPlusMilliseconds(now, CDC_RELOAD_MS);
 			CdcUpdateRates(now);

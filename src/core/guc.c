@@ -46,7 +46,7 @@ char	   *geoshard_redis_url = NULL;
 int			geoshard_redis_timeout = 2000;
 int			geoshard_cdc_batch_size = 10000;
 int			geoshard_cdc_max_lag = 1024 * 1024;
-int			geoshard_cdc_heartbeat_interval = 10000;
+int			geoshard_cdc_heartbeat_interval = 1000;
 int			geoshard_cdc_poll_interval = 5;
 /* redisview */
 bool		geoshard_redisview_enabled = true;
@@ -418,7 +418,7 @@ GeoshardGucInit(void)
 							"Sets how often the cdc worker lets idle slots move their restart point.",
 							"It logs a snapshot of running transactions (what PostgreSQL 16's pg_log_standby_snapshot does) so that slots release WAL; 0 turns it off.",
 							&geoshard_cdc_heartbeat_interval,
-							10000,
+							1000,
 							0,
 							3600 * 1000,
 							PGC_SIGHUP,

@@ -6,7 +6,8 @@
 #   demo.sh stop    # stop it and remove its files
 #
 # GEOSHARD_DEMO_DIR (default /tmp/geoshard-demo) and GEOSHARD_DEMO_PORT
-# (default 5488) choose where it lives.  As root, the server and psql run as
+# (default 5488) choose where it lives; a loopback redis-server for the CDC
+# part listens on GEOSHARD_DEMO_REDIS_PORT (default 5489).  As root, the server and psql run as
 # the unprivileged postgres user.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGBIN=$("$PG_CONFIG" --bindir)
 DIR=${GEOSHARD_DEMO_DIR:-/tmp/geoshard-demo}
 PORT=${GEOSHARD_DEMO_PORT:-5488}
+REDIS_PORT=${GEOSHARD_DEMO_REDIS_PORT:-5489}
 
 if [ "$(id -u)" -eq 0 ]; then
 	RUNAS=(runuser -u postgres --)
@@ -46,7 +48,13 @@ shared_preload_libraries = 'geoshard'
 geoshard.node_id = 1
 geoshard.database = 'geoshard_demo'
 geoshard.geoip_database = '$DIR/demo.mmdb'
+# CDC: pin changes published into Redis Streams (cdc.sh)
+wal_level = logical
+output_plugin_libraries = 'pgoutput, test_decoding, geoshard'
+geoshard.redis_url = 'redis://127.0.0.1:$REDIS_PORT'
 CONF
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize yes --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log"
 	run pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 	run createdb -h "$DIR" -p "$PORT" -U postgres geoshard_demo
 	# the README's tour creates its own tables: it gets an empty database
@@ -55,6 +63,7 @@ CONF
 	run psql -X -q -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/data.sql" >/dev/null
 	run psql -X -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/showcase.sql"
 	PG_CONFIG="$PG_CONFIG" "$HERE/failover.sh" "$DIR" "$PORT"
+	PG_CONFIG="$PG_CONFIG" "$HERE/cdc.sh" "$DIR" "$PORT" "$REDIS_PORT"
 	echo
 	echo "The demo server is running. Connect to the demo data, or to the empty database"
 	echo "'tour' for the README's quick tour, with:"
@@ -72,6 +81,9 @@ stop)
 	fi
 	if [ -f "$DIR/data/postmaster.pid" ]; then
 		run pg_ctl -D "$DIR/data" -m fast -w stop >/dev/null
+	fi
+	if [ -f "$DIR/redis.pid" ]; then
+		kill "$(cat "$DIR/redis.pid")" 2>/dev/null || true
 	fi
 	rm -rf "$DIR"
 	echo "geoshard demo: stopped"

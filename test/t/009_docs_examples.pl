@@ -80,7 +80,10 @@ foreach my $page (@pages)
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
 	$node->append_conf('postgresql.conf',
-		"shared_preload_libraries = 'geoshard'\ngeoshard.node_id = 1\njit = off\n");
+		"shared_preload_libraries = 'geoshard'\ngeoshard.node_id = 1\njit = off\n"
+		  # docs/cdc.md decodes with the geoshard output plugin
+		  . "wal_level = logical\nmax_replication_slots = 4\n"
+		  . "output_plugin_libraries = 'pgoutput, test_decoding, geoshard, wal2json'\n");
 	$node->start;
 
 	my ($out, $err) = ('', '');

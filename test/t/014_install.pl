@@ -90,8 +90,8 @@ is( $node->safe_psql(
 		FROM pg_proc p
 		WHERE p.pronamespace = 'geoshard'::regnamespace
 		  AND has_function_privilege('public', p.oid, 'EXECUTE')}),
-	'geoshard.is_preloaded(), geoshard.region_health_state()',
-	'of schema geoshard, only is_preloaded() and region_health_state() (behind the view region_health) are executable by PUBLIC');
+	'geoshard.cdc_status_state(), geoshard.is_preloaded(), geoshard.region_health_state()',
+	'of schema geoshard, only is_preloaded(), region_health_state() and cdc_status_state() (behind the views region_health and cdc_status, no passwords) are executable by PUBLIC');
 is( $node->safe_psql(
 		'postgres', q{
 		SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY 1)
