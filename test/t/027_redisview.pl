@@ -361,6 +361,23 @@ is(r('GET', 'geoshard:rv:votes:gen'), $votes_gen,
 	'the restarted worker went on streaming into the generation Redis held, without a rebuild');
 pins_match('after SIGKILL');
 
+# --- a key of the wrong type: an error of that view naming the key, the
+# view built again in a new generation, the other views unaffected
+{
+	my $g = r('GET', 'geoshard:rv:pins:gen');
+	my $q = $node->safe_psql('postgres', q{SELECT quadkey(1.0, 1.0, 12)::text});
+	r('SET', "geoshard:rv:pins:$g:$q", 'not a geo set');
+	$node->safe_psql('postgres',
+		q{BEGIN; INSERT INTO pins VALUES (400, 1.0, 1.0, 'wrong type'); INSERT INTO votes VALUES (30000, 'item3', 2); COMMIT;});
+	ok( $node->poll_query_until(
+			'postgres',
+			qq{SELECT last_error LIKE '%geoshard:rv:pins:$g:$q%WRONGTYPE%' FROM geoshard.redisview_status WHERE view = 'pins'}),
+		'a key of the wrong type is an error of its view, naming the key');
+	ok(wait_redis(sub { (r('GET', 'geoshard:rv:pins:gen') // 0) != $g }), 'the view is built again in a new generation');
+	pins_match('after the wrong-type key');
+	counts_match('the other views went on');
+}
+
 # --- drop: the keys go
 $node->safe_psql('postgres', q{SELECT geoshard.drop_redis_view('users')});
 ok(wait_redis(sub { my $r = r('SCAN', 0, 'MATCH', 'geoshard:rv:users:*', 'COUNT', 100000); !@{ $r->[1] } }),
