@@ -74,13 +74,10 @@ def setup():
 
 
 def centres(n):
-    rnd = random.Random(42)
-    pts = [(LAT0 + 0.05 + rnd.random() * (SPAN_LAT - 0.1), LON0 + 0.07 + rnd.random() * (SPAN_LON - 0.14))
-           for _ in range(n)]
-    values = ",".join("(%d,%.7f,%.7f)" % (i, la, lo) for i, (la, lo) in enumerate(pts))
-    rows = psql("SELECT c.i, string_agg(s.command, '|') FROM (VALUES %s) c(i, lat, lon),"
+    rows = psql("SELECT c.i, string_agg(s.command, '|') FROM"
+                " (SELECT i, %f + random() * %f AS lat, %f + random() * %f AS lon FROM generate_series(1, %d) i) c,"
                 " LATERAL geoshard.redis_view_search('pins', c.lat, c.lon, %f) s GROUP BY c.i ORDER BY c.i"
-                % (values, RADIUS))
+                % (LAT0 + 0.05, SPAN_LAT - 0.1, LON0 + 0.07, SPAN_LON - 0.14, n, RADIUS))
     return [line.split("|", 1)[1].split("|") for line in rows.splitlines()]
 
 
@@ -113,11 +110,20 @@ def redis_reads(cmds, clients):
     return lat, hits / max(len(lat), 1), len(lat) / SECONDS
 
 
+def redis_benchmark(cmd, clients):
+    """redis-benchmark (C) running one GEOSEARCH: the server's side without a Python client."""
+    out = run("redis-benchmark", "-h", "127.0.0.1", "-p", str(REDISPORT), "-c", str(clients),
+              "-n", str(20000 * min(clients, 4)), "--csv", *cmd.split(" "))
+    line = out.strip().splitlines()[-1].replace('"', "").split(",")
+    # test, rps, avg, min, p50, p95, p99, max
+    return float(line[1]), float(line[4]), float(line[5]), float(line[6])
+
+
 def pg_reads(clients):
     script = os.path.join(WORK, "radius.sql")
     with open(script, "w") as f:
         f.write("\\set a random(0, 1000000)\n\\set b random(0, 1000000)\n"
-                "\\set lat %f + :a * %f\n\\set lon %f + :b * %f\n"
+                "\\set lat %.9f + :a * %.12g\n\\set lon %.9f + :b * %.12g\n"
                 "SELECT id, lat, lon FROM pins WHERE quadkey_dwithin(qk, :lat, :lon, %f)"
                 " AND haversine(lat, lon, :lat, :lon) <= %f;\n"
                 % (LAT0 + 0.05, (SPAN_LAT - 0.1) / 1e6, LON0 + 0.07, (SPAN_LON - 0.14) / 1e6, RADIUS, RADIUS))
@@ -196,6 +202,15 @@ def main():
         lat, rps = pg_reads(clients)
         print(row("PostgreSQL radius query, %d client%s" % (clients, "s" if clients > 1 else ""), lat, "%.0f" % rps))
         sys.stdout.flush()
+    one = next(c[0] for c in cmds if len(c) == 1)
+    print("\nOne GEOSEARCH (a read whose circle lies in one key), redis-benchmark in C, %s:\n"
+          % " ".join(one.split(" ")[2:]))
+    print("| clients | p50 ms | p95 ms | p99 ms | reads/s |")
+    print("|---:|---:|---:|---:|---:|")
+    for clients in (1, 16):
+        rps, p50, p95, p99 = redis_benchmark(one, clients)
+        print("| %d | %.3f | %.3f | %.3f | %.0f |" % (clients, p50, p95, p99, rps))
+    sys.stdout.flush()
     delays, written, seen, tps = freshness()
     print("\nFreshness: row insert (clock_timestamp(), just before commit) to its SET arriving at a keyspace-event "
           "subscriber, pgbench -R %d for %d s, single-row transactions (%s); %d rows written, %d seen.\n"
