@@ -36,6 +36,7 @@ RADIUS = float(os.environ.get("BENCH_RV_RADIUS", "500"))
 SECONDS = int(os.environ.get("BENCH_RV_SECONDS", "10"))
 RATE = int(os.environ.get("BENCH_RV_RATE", "5000"))
 FRESH_SECONDS = int(os.environ.get("BENCH_RV_FRESH_SECONDS", "20"))
+RETURN = os.environ.get("BENCH_RV_RETURN", "coords")    # coords: id, lat, lon (and distance); ids: the ids alone
 PGPORT = int(os.environ.get("BENCH_RV_PGPORT", "55492"))
 REDISPORT = int(os.environ.get("BENCH_RV_REDISPORT", "56492"))
 LAT0, LON0, SPAN_LAT, SPAN_LON = 47.40, -122.55, 0.45, 0.66   # about 50 km x 50 km
@@ -78,7 +79,10 @@ def centres(n):
                 " (SELECT i, %f + random() * %f AS lat, %f + random() * %f AS lon FROM generate_series(1, %d) i) c,"
                 " LATERAL geoshard.redis_view_search('pins', c.lat, c.lon, %f) s GROUP BY c.i ORDER BY c.i"
                 % (LAT0 + 0.05, SPAN_LAT - 0.1, LON0 + 0.07, SPAN_LON - 0.14, n, RADIUS))
-    return [line.split("|", 1)[1].split("|") for line in rows.splitlines()]
+    cmds = [line.split("|", 1)[1].split("|") for line in rows.splitlines()]
+    if RETURN == "ids":
+        cmds = [[c.replace(" WITHCOORD WITHDIST", "") for c in read] for read in cmds]
+    return cmds
 
 
 def redis_reader(args):
@@ -124,7 +128,8 @@ def pg_reads(clients):
     with open(script, "w") as f:
         f.write("\\set a random(0, 1000000)\n\\set b random(0, 1000000)\n"
                 "\\set lat %.9f + :a * %.12g\n\\set lon %.9f + :b * %.12g\n"
-                "SELECT id, lat, lon FROM pins WHERE quadkey_dwithin(qk, :lat, :lon, %f)"
+                "SELECT " + ("id" if RETURN == "ids" else "id, lat, lon") +
+                " FROM pins WHERE quadkey_dwithin(qk, :lat, :lon, %f)"
                 " AND haversine(lat, lon, :lat, :lon) <= %f;\n"
                 % (LAT0 + 0.05, (SPAN_LAT - 0.1) / 1e6, LON0 + 0.07, (SPAN_LON - 0.14) / 1e6, RADIUS, RADIUS))
     logdir = os.path.join(WORK, "pglog%d" % clients)
@@ -189,9 +194,11 @@ def main():
           % (PINS, PINS * 3.14159 * RADIUS * RADIUS / 2.5e9, RADIUS, build_s))
     cmds = centres(5000)
     keys = sum(len(c) for c in cmds) / len(cmds)
-    print("Radius read of %.0f m: Redis GEOSEARCH WITHCOORD WITHDIST on the %.2f keys per read (mean) that "
+    print("Radius read of %.0f m, returning %s: Redis GEOSEARCH%s on the %.2f keys per read (mean) that "
           "redis_view_search names, pipelined, from a Python client; PostgreSQL: the exact query with the covering "
-          "GiST index (docs/geo.md), pgbench -M prepared. %d s per line.\n" % (RADIUS, keys, SECONDS))
+          "GiST index (docs/geo.md), pgbench -M prepared. %d s per line.\n"
+          % (RADIUS, "ids alone" if RETURN == "ids" else "ids with coordinates",
+             "" if RETURN == "ids" else " WITHCOORD WITHDIST", keys, SECONDS))
     print("| reader | reads | p50 ms | p95 ms | p99 ms | reads/s |")
     print("|---|---:|---:|---:|---:|---:|")
     for clients in (1, 16):

@@ -11,7 +11,8 @@
 # Servers refuse to run as root, so when started by root everything runs as
 # postgres.  Knobs (environment): BENCH_RV_PINS (1000000), BENCH_RV_RADIUS
 # (500 m), BENCH_RV_SECONDS (10 per read test), BENCH_RV_RATE (5000 rows/s),
-# BENCH_RV_FRESH_SECONDS (20), BENCH_KEEP=1 keeps the scratch directory.
+# BENCH_RV_FRESH_SECONDS (20), BENCH_RV_RETURN (coords: ids with coordinates;
+# ids: ids alone), BENCH_KEEP=1 keeps the scratch directory.
 set -Eeuo pipefail
 trap 'echo "geoshard redisview bench: failed at line $LINENO: $BASH_COMMAND" >&2; exit 2' ERR
 
@@ -67,5 +68,5 @@ out="$SRC/test/bench/results/redisview-$(date +%Y%m%d-%H%M%S).md"
 "${RUNAS[@]}" env PGBIN="$PGBIN" WORK="$WORK" SRC="$SRC" BENCH_RV_PGPORT="$PGPORT" BENCH_RV_REDISPORT="$REDISPORT" \
 	BENCH_RV_PINS="${BENCH_RV_PINS:-1000000}" BENCH_RV_RADIUS="${BENCH_RV_RADIUS:-500}" \
 	BENCH_RV_SECONDS="${BENCH_RV_SECONDS:-10}" BENCH_RV_RATE="${BENCH_RV_RATE:-5000}" \
-	BENCH_RV_FRESH_SECONDS="${BENCH_RV_FRESH_SECONDS:-20}" \
+	BENCH_RV_FRESH_SECONDS="${BENCH_RV_FRESH_SECONDS:-20}" BENCH_RV_RETURN="${BENCH_RV_RETURN:-coords}" \
 	python3 "$SRC/test/bench/redisview.py" | tee "$out"

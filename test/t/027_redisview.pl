@@ -285,6 +285,15 @@ counts_match('inserts');
 $node->safe_psql('postgres', q{UPDATE votes SET item = 'item9' WHERE id <= 5; DELETE FROM votes WHERE id > 25});
 counts_match('updates and deletes');
 
+# --- TRUNCATE: the view is built again, empty
+$node->safe_psql('postgres', q{INSERT INTO users VALUES (5, 'eve', 'paris', '')});
+ok(wait_redis(sub { r('EXISTS', 'geoshard:rv:users:' . $ugen->() . ':5') }), 'hash row before the truncate');
+$node->safe_psql('postgres', q{TRUNCATE votes, users});
+counts_match('truncate');
+ok(wait_redis(sub { my @k = view_keys('users'); @k == 0 }), 'a truncated hash view holds no key');
+$node->safe_psql('postgres', q{INSERT INTO votes VALUES (1, 'item1', 3)});
+counts_match('inserts after the truncate');
+
 # --- a reader never sees half a transaction: 100 pins move between two
 # shard keys in one transaction, while the reader counts both keys in one
 # MULTI
