@@ -776,6 +776,29 @@ RvPrepareSlot(RvPass *pass)
 				  SPI_OK_SELECT, 0, NULL, NULL);
 		confirmed = DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		ereport(LOG, (errmsg("geoshard redisview created replication slot \"%s\"", RV_SLOT)));
+
+		/*
+		 * A new slot: whatever Redis holds was fed by another slot (dropped,
+		 * or of the server this database was restored from), whose changes
+		 * since are not in this one, and whose ids mean nothing here.  Every
+		 * view is built again and the position starts afresh.
+		 */
+		{
+			const char *del[2] = {"DEL", RV_POSITION_KEY};
+			redisReply *reply = RvCommandReply(pass->error, sizeof(pass->error), 2, del);
+
+			if (reply == NULL)
+			{
+				pass->ok = false;
+				return false;
+			}
+			freeReplyObject(reply);
+			memset(&position, 0, sizeof(position));
+			position_text[0] = '\0';
+			for (int i = 0; i < nviews; i++)
+				if (views[i].enabled)
+					views[i].need_build = true;
+		}
 	}
 	else
 	{

@@ -126,12 +126,12 @@ def redis_benchmark(cmd, clients):
 def pg_reads(clients):
     script = os.path.join(WORK, "radius.sql")
     with open(script, "w") as f:
-        f.write("\\set a random(0, 1000000)\n\\set b random(0, 1000000)\n"
-                "\\set lat %.9f + :a * %.12g\n\\set lon %.9f + :b * %.12g\n"
-                "SELECT " + ("id" if RETURN == "ids" else "id, lat, lon") +
-                " FROM pins WHERE quadkey_dwithin(qk, :lat, :lon, %f)"
-                " AND haversine(lat, lon, :lat, :lon) <= %f;\n"
-                % (LAT0 + 0.05, (SPAN_LAT - 0.1) / 1e6, LON0 + 0.07, (SPAN_LON - 0.14) / 1e6, RADIUS, RADIUS))
+        columns = "id" if RETURN == "ids" else "id, lat, lon"
+        f.write(("\\set a random(0, 1000000)\n\\set b random(0, 1000000)\n"
+                 "\\set lat %.9f + :a * %.12g\n\\set lon %.9f + :b * %.12g\n"
+                 "SELECT %s FROM pins WHERE quadkey_dwithin(qk, :lat, :lon, %f)"
+                 " AND haversine(lat, lon, :lat, :lon) <= %f;\n")
+                % (LAT0 + 0.05, (SPAN_LAT - 0.1) / 1e6, LON0 + 0.07, (SPAN_LON - 0.14) / 1e6, columns, RADIUS, RADIUS))
     logdir = os.path.join(WORK, "pglog%d" % clients)
     os.makedirs(logdir, exist_ok=True)
     run(os.path.join(PGBIN, "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
