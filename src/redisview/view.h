@@ -59,6 +59,8 @@ typedef struct RvView
 	bool		building;		/* build_gen is loaded and catching up */
 	int64		build_gen;
 	RvSnapshot	snap;			/* what the build's snapshot saw */
+	int			build_failures; /* builds in a row that failed */
+	TimestampTz build_retry_at; /* no build before then */
 	bool		range_logged;	/* a row out of GEO range was logged */
 	uint64		window_rows;	/* for rows_per_s */
 	TimestampTz window_start;

@@ -1285,10 +1285,23 @@ RvRunPass(XLogRecPtr upto, int build)
 	pass.ok = true;
 	result = GeoshardWorkerRun(build >= 0 ? "building a redis view" : "applying changes to redis views",
 							   RvPassWork, &pass);
-	if (conn != NULL && RedisPending(conn) > 0)
+	/* commands never sent, or a MULTI left open in Redis, would run ahead of the next pass */
+	if (conn != NULL && (RedisPending(conn) > 0 || multi_queued >= 0))
 		RvDisconnect();
 	if (result != GEOSHARD_WORK_DONE || !pass.ok)
 	{
+		/*
+		 * A failed build waits its own backoff, so that a view whose build
+		 * keeps failing (its table dropped, say) does not hold the others.
+		 */
+		if (build >= 0 && build < nviews)
+		{
+			RvView	   *view = &views[build];
+
+			view->build_failures = Min(view->build_failures + 1, 30);
+			view->build_retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   GeoshardWorkerRetryDelay(view->build_failures));
+		}
 		/* a build in flight is dropped: it starts again from a new snapshot */
 		for (int i = 0; i < nviews; i++)
 			if (views[i].building)
@@ -1299,16 +1312,32 @@ RvRunPass(XLogRecPtr upto, int build)
 			}
 		if (result == GEOSHARD_WORK_FAILED)
 			slot_ready = false;
-		/* the position may have moved in Redis: read it again */
-		if (conn != NULL)
-			RvDisconnect();
-		RvFail("%s", pass.error[0] != '\0' ? pass.error :
-			   result == GEOSHARD_WORK_NO_EXTENSION ? "extension geoshard is not created" :
-			   "an error, see the server log");
+		if (build >= 0 && build < nviews && conn != NULL && result != GEOSHARD_WORK_NO_EXTENSION)
+		{
+			/* the build's own failure: an error of that view (logged above if an ERROR) */
+			RedisViewStatus *status = &statuses[build];
+
+			strlcpy(status->last_error, pass.error[0] != '\0' ? pass.error : "an error, see the server log",
+					REDISVIEW_ERROR_LEN);
+			status->last_error_at = GetCurrentTimestamp();
+			status->state = REDISVIEW_STATE_RETRYING;
+		}
+		else
+			RvFail("%s", pass.error[0] != '\0' ? pass.error :
+				   result == GEOSHARD_WORK_NO_EXTENSION ? "extension geoshard is not created" :
+				   "an error, see the server log");
 		if (result == GEOSHARD_WORK_FAILED)
 			retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), GeoshardWorkerRetryDelay(failures));
+		/* a failed build has its own backoff; the other views go on at once */
+		if (build >= 0)
+		{
+			retry_at = 0;
+			failures = 0;
+		}
 		return false;
 	}
+	if (build >= 0 && build < nviews)
+		views[build].build_failures = 0;
 	failures = 0;
 	retry_at = 0;
 	last_error[0] = '\0';
@@ -1437,7 +1466,8 @@ GeoshardRedisviewMain(Datum main_arg)
 			continue;
 
 		for (int i = 0; i < nviews && build < 0; i++)
-			if (views[i].enabled && views[i].need_build && !views[i].building)
+			if (views[i].enabled && views[i].need_build && !views[i].building &&
+				views[i].build_retry_at <= now)
 				build = i;
 
 		flush = GetFlushRecPtr(NULL);

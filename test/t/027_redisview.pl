@@ -370,6 +370,21 @@ is(r('GET', 'geoshard:rv:votes:gen'), $votes_gen,
 	'the restarted worker went on streaming into the generation Redis held, without a rebuild');
 pins_match('after SIGKILL');
 
+# --- a view whose build keeps failing (its table is gone) holds no other view
+$node->safe_psql('postgres', q{
+BEGIN;
+CREATE TABLE gone (id int PRIMARY KEY, lat float8, lon float8);
+SELECT geoshard.add_redis_view('gone', 'gone', 'geo');
+DROP TABLE gone;
+COMMIT;
+});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT last_error LIKE '%"public.gone"%does not exist%' FROM geoshard.redisview_status WHERE view = 'gone'}),
+	'a view whose table is gone reports why it cannot be built');
+$node->safe_psql('postgres', q{INSERT INTO pins VALUES (500, 47.5, -122.2, 'while gone fails')});
+pins_match('the other views go on while one build fails');
+$node->safe_psql('postgres', q{SELECT geoshard.drop_redis_view('gone')});
+
 # --- a key of the wrong type: an error of that view naming the key, the
 # view built again in a new generation, the other views unaffected
 {
