@@ -190,13 +190,14 @@ demo: deps
 demo-stop:
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/demo/demo.sh stop
 
-# bench runs every benchmark; bench-routing and bench-health only theirs
+# bench runs every benchmark; bench-routing, bench-health and bench-cdc only theirs
 bench: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/run.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/routing.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_decode.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_publish.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/redisview.sh
 
@@ -210,10 +211,12 @@ bench-health: deps
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
 
-# the cdc benchmarks: publishing into Redis Streams (cdc_publish.sh)
+# the cdc benchmarks: decoding beside test_decoding and wal2json (cdc_decode.sh),
+# publishing into Redis Streams (cdc_publish.sh)
 bench-cdc: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_decode.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/cdc_publish.sh
 
 # the Redis views benchmark: radius reads on a geo view vs PostgreSQL, freshness (redisview.sh)

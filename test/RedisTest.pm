@@ -11,6 +11,10 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
+# servers still running when the test ends (also by die or BAIL_OUT) are stopped
+my @servers;
+END { $_->stop for grep { defined } @servers; }
+
 # RedisTest->new(password => ..., args => [...]): a server on a free port
 sub new
 {
@@ -21,6 +25,7 @@ sub new
 		args => $opts{args} // [],
 	}, $class;
 	$self->start;
+	push @servers, $self;
 	return $self;
 }
 

@@ -15,6 +15,8 @@ packages=(
 	postgresql-15-postgis-3 postgresql-15-q3c postgresql-15-ip4r
 	# the health benchmark's peer
 	haproxy bc
+	# the cdc decoding benchmark's peer (format 2)
+	postgresql-15-wal2json
 	# cdc publisher: the Redis client library, and Redis for its tests, demo and benchmark
 	libhiredis-dev redis-server
 )

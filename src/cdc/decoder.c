@@ -464,9 +464,19 @@ cdc_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 		escape_json(out, pnstrdup(message, size));
 	else
 	{
-		int			enclen = pg_b64_enc_len((int) size);
-		char	   *encoded = palloc(enclen + 1);
-		int			len = pg_b64_encode(message, (int) size, encoded, enclen);
+		int			enclen;
+		char	   *encoded;
+		int			len;
+
+		/* 4 characters per 3 bytes must fit in one allocation */
+		if (size > MaxAllocSize / 4 * 3 - 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("logical message of %zu bytes with prefix \"%s\" is too large to encode in base64",
+							size, prefix)));
+		enclen = pg_b64_enc_len((int) size);
+		encoded = palloc(enclen + 1);
+		len = pg_b64_encode(message, (int) size, encoded, enclen);
 
 		if (len < 0)
 			elog(ERROR, "could not encode a logical message in base64");

@@ -199,6 +199,8 @@ ShardMapLoad(void)
 	desc = RelationGetDescr(rel);
 	prefix_att = get_attnum(relid, "prefix");
 	node_att = get_attnum(relid, "node");
+	if (prefix_att == InvalidAttrNumber || node_att == InvalidAttrNumber)
+		elog(ERROR, "geoshard.shards has no column \"prefix\" or \"node\"");
 	shards = MemoryContextAlloc(geo->map_context, sizeof(CdcShard) * allocated);
 
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);

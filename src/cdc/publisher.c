@@ -24,7 +24,10 @@
  *   4. After EXEC succeeded, pg_replication_slot_advance() to the end of the
  *      last complete transaction, or to upto when the peek reached it (no
  *      transaction ended before upto beyond what was published, so nothing
- *      is skipped; this also keeps a slot whose tables are idle moving).
+ *      is skipped; this also keeps a slot whose tables are idle moving); at
+ *      most every CDC_ADVANCE_MS, since each advance decodes again: passes
+ *      in between re-read the events since the slot's position and skip
+ *      them by the position key's value.
  * Exactly once: an event is re-read only when the slot was not advanced past
  * it, which happens when the worker or the server stopped between EXEC and
  * the advance, or a batch failed.  The position key, written in the same
@@ -53,8 +56,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -67,12 +68,10 @@
 #include "storage/standby.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
-#include "utils/varlena.h"
 
 #include "cdc/cdc_status.h"
 #include "core/guc.h"
@@ -86,6 +85,8 @@
 /* retries of a failing sink: the first after the minimum, doubling to the maximum */
 #define CDC_BACKOFF_MIN_MS		100
 #define CDC_BACKOFF_MAX_MS		5000
+/* the slot is advanced at most this often (each advance decodes again) */
+#define CDC_ADVANCE_MS			100
 /* batches of geoshard.cdc_batch_size events one pass decodes at most */
 #define CDC_PASS_BATCHES		10
 /* longest stream key a template may render */
@@ -157,10 +158,13 @@ typedef struct CdcSink
 	char		position_key[NAMEDATALEN + 32];
 	bool		position_known; /* position holds what Redis holds */
 	CdcId		position;
+	CdcId		connect_position;	/* the position Redis had at connection */
 	char		position_text[CDC_ID_LEN];	/* "" when Redis had none */
 	bool		slot_ready;		/* the slot exists and confirmed is its position */
 	XLogRecPtr	confirmed;
 	bool		more;			/* the last pass stopped at the batch limit */
+	XLogRecPtr	reached;		/* what is before it is published; the slot follows */
+	TimestampTz next_advance;	/* the slot is advanced to reached at most this often */
 	int			failures;		/* consecutive failed passes */
 	TimestampTz retry_at;
 	bool		lag_warned;
@@ -529,6 +533,7 @@ CdcSinkConnect(CdcSink *sink)
 	}
 	freeReplyObject(reply);
 	sink->position_known = true;
+	sink->connect_position = sink->position;
 	if (sink->position_text[0] != '\0')
 		strlcpy(status->last_id, sink->position_text, CDC_ID_LEN);
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -552,6 +557,7 @@ CdcSinkPrepareSlot(CdcSink *sink, CdcPass *pass)
 		CdcExecute(CDC_CREATE_SLOT_QUERY, SPI_OK_SELECT, 1, &type, &value);
 		pass->created_slot = true;
 		sink->confirmed = DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		sink->reached = sink->confirmed;
 	}
 	else
 	{
@@ -568,6 +574,7 @@ CdcSinkPrepareSlot(CdcSink *sink, CdcPass *pass)
 			return false;
 		}
 		sink->confirmed = DatumGetLSN(lsn);
+		sink->reached = sink->confirmed;
 	}
 	sink->slot_ready = true;
 	return true;
@@ -799,7 +806,11 @@ CdcPassBody(CdcPass *pass)
 			else
 			{
 				if (sink->position_known && !CdcIdAfter(&event, &sink->position))
-					status->skipped++;
+				{
+					/* counted only when an earlier connection published it */
+					if (!CdcIdAfter(&event, &sink->connect_position))
+						status->skipped++;
+				}
 				else
 				{
 					char	   *schema = CdcColumn(tuple, desc, 4, NULL);
@@ -906,15 +917,21 @@ CdcPassBody(CdcPass *pass)
 	SPI_cursor_close(portal);
 
 	/*
-	 * Advance: to the end of the last complete transaction; when the peek
-	 * stopped at upto rather than at the batch limit, to upto, since every
-	 * transaction that ended before it was in the output.
+	 * Reached: the end of the last complete transaction published; when the
+	 * peek stopped at upto rather than at the batch limit, upto, since every
+	 * transaction that ended before it was in the output.  The slot is
+	 * advanced there at most every CDC_ADVANCE_MS (each advance decodes
+	 * again): until then a pass re-reads the events in between, and skips
+	 * them by the position.
 	 */
 	target = last_end;
 	sink->more = ok && total >= (uint64) CdcPassLimit();
 	if (ok && !sink->more && !in_txn)
 		target = Max(target, upto);
-	if (target > sink->confirmed)
+	sink->reached = Max(sink->reached, target);
+	target = sink->reached;
+	if (target > sink->confirmed &&
+		(sink->more || !sink->position_known || GetCurrentTimestamp() >= sink->next_advance))
 	{
 		Oid			atypes[2] = {TEXTOID, LSNOID};
 		Datum		avalues[2];
@@ -924,6 +941,7 @@ CdcPassBody(CdcPass *pass)
 		pgstat_report_activity(STATE_RUNNING, "advancing a cdc slot");
 		CdcExecute(CDC_ADVANCE_QUERY, SPI_OK_SELECT, 2, atypes, avalues);
 		sink->confirmed = target;
+		sink->next_advance = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CDC_ADVANCE_MS);
 	}
 	pass->ok = ok;
 }
@@ -1136,8 +1154,12 @@ GeoshardCdcMain(Datum main_arg)
 			any_enabled = true;
 			if (sink->retry_at > now)
 				continue;
-			/* the freshness check: decode only when there is WAL past the slot */
-			if (sink->slot_ready && sink->conn != NULL && !sink->more && flush <= sink->confirmed)
+			/*
+			 * The freshness check: decode only when there is WAL past what
+			 * the sink has reached, or when the slot is due to follow.
+			 */
+			if (sink->slot_ready && sink->conn != NULL && !sink->more && flush <= sink->reached &&
+				(sink->reached <= sink->confirmed || now < sink->next_advance))
 				continue;
 			ok = CdcSinkPass(sink, flush);
 			now = GetCurrentTimestamp();

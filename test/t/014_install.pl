@@ -90,7 +90,7 @@ is( $node->safe_psql(
 		FROM pg_proc p
 		WHERE p.pronamespace = 'geoshard'::regnamespace
 		  AND has_function_privilege('public', p.oid, 'EXECUTE')}),
-	'geoshard.cdc_status_state(), geoshard.is_preloaded(), geoshard.region_health_state()',
+	'geoshard.is_preloaded(), geoshard.region_health_state(), geoshard.cdc_status_state()',
 	'of schema geoshard, only is_preloaded(), region_health_state() and cdc_status_state() (behind the views region_health and cdc_status, no passwords) are executable by PUBLIC');
 is( $node->safe_psql(
 		'postgres', q{

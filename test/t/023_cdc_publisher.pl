@@ -176,6 +176,12 @@ while (my $c = $l->accept) { my $buf; sysread($c, $buf, 65536); print $c "HTTP/1
 }, $junk_port
 	],
 	'<', \undef, '>&', \my $junk_out);
+# listening before the sink is added (a connection refused is another error)
+for (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
+{
+	last if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$junk_port");
+	select(undef, undef, undef, 0.1);
+}
 $node->safe_psql('postgres',
 	qq{SELECT geoshard.add_cdc_sink('junk', 'junk', redis_url => 'redis://127.0.0.1:$junk_port')});
 $node->safe_psql('postgres',
@@ -183,8 +189,9 @@ $node->safe_psql('postgres',
 ok( $node->poll_query_until(
 		'postgres', q{SELECT count(*) = 2 FROM geoshard.cdc_status WHERE state = 'retrying' AND last_error IS NOT NULL}),
 	'both failing sinks are retrying');
-like($node->safe_psql('postgres', q{SELECT last_error FROM geoshard.cdc_status WHERE sink = 'junk'}),
-	qr/^could not read from Redis at redis:\/\/127\.0\.0\.1:\d+: protocol error/i,
+ok( $node->poll_query_until(
+		'postgres', q{SELECT last_error ~* '^could not read from Redis at redis://127\\.0\\.0\\.1:[0-9]+: protocol error'
+		FROM geoshard.cdc_status WHERE sink = 'junk'}),
 	'garbage from Redis is an error that says so');
 like($node->safe_psql('postgres', q{SELECT last_error FROM geoshard.cdc_status WHERE sink = 'badopt'}),
 	qr/invalid value for option "actions": "insert,upsert"/, 'the plugin\'s refusal is the sink\'s error');
