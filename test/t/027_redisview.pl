@@ -402,6 +402,28 @@ $node->safe_psql('postgres', q{SELECT geoshard.drop_redis_view('gone')});
 	counts_match('the other views went on');
 }
 
+# --- the slot dropped by hand (as on a server restored from a dump): a new
+# slot, the position forgotten, every view built again
+{
+	my $g = r('GET', 'geoshard:rv:votes:gen');
+	$node->safe_psql('postgres', q{ALTER SYSTEM SET geoshard.redisview_enabled = off; SELECT pg_reload_conf()});
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM pg_replication_slots WHERE slot_name = 'geoshard_redisview' AND active})
+	  or die;
+	# the worker may be between passes: drop when the slot is not in use
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+		  WHERE slot_name = 'geoshard_redisview' AND NOT active) d, pg_replication_slots s
+		  WHERE s.slot_name = 'geoshard_redisview'})
+	  or die;
+	$node->safe_psql('postgres', q{INSERT INTO votes VALUES (40000, 'item1', 7)});
+	$node->safe_psql('postgres', q{ALTER SYSTEM RESET geoshard.redisview_enabled; SELECT pg_reload_conf()});
+	ok(wait_redis(sub { (r('GET', 'geoshard:rv:votes:gen') // 0) != $g }),
+		'a new slot makes the views build again');
+	counts_match('after a new slot');
+	pins_match('after a new slot');
+}
+
 # --- drop: the keys go
 $node->safe_psql('postgres', q{SELECT geoshard.drop_redis_view('users')});
 ok(wait_redis(sub { my $r = r('SCAN', 0, 'MATCH', 'geoshard:rv:users:*', 'COUNT', 100000); !@{ $r->[1] } }),
