@@ -12,7 +12,8 @@
 # postgres.  Knobs (environment): BENCH_RV_PINS (1000000), BENCH_RV_RADIUS
 # (500 m), BENCH_RV_SECONDS (10 per read test), BENCH_RV_RATE (5000 rows/s),
 # BENCH_RV_FRESH_SECONDS (20), BENCH_RV_RETURN (coords: ids with coordinates;
-# ids: ids alone), BENCH_KEEP=1 keeps the scratch directory.
+# ids: ids alone), BENCH_RV_CONF (extra lines for postgresql.conf), BENCH_KEEP=1
+# keeps the scratch directory.
 set -Eeuo pipefail
 trap 'echo "geoshard redisview bench: failed at line $LINENO: $BASH_COMMAND" >&2; exit 2' ERR
 
@@ -60,6 +61,7 @@ geoshard.redis_url = 'redis://127.0.0.1:$REDISPORT'
 max_wal_size = '4GB'
 shared_buffers = '256MB'
 jit = off
+${BENCH_RV_CONF:-}
 CONF
 "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w start >/dev/null
 
