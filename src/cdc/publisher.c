@@ -1087,7 +1087,6 @@ GeoshardCdcMain(Datum main_arg)
 	TimestampTz next_heartbeat = 0;
 	XLogRecPtr	heartbeat_end = InvalidXLogRecPtr;
 	bool		paused = false;
-	bool		logged_wal_level = false;
 	uint64		generation = 0;
 
 	GeoshardWorkerStart("geoshard cdc");
@@ -1124,16 +1123,6 @@ GeoshardCdcMain(Datum main_arg)
 		}
 		paused = false;
 
-		if (wal_level < WAL_LEVEL_LOGICAL)
-		{
-			if (!logged_wal_level)
-				ereport(LOG,
-						(errmsg("geoshard cdc cannot publish: wal_level is not logical"),
-						 errhint("Set wal_level = logical and restart the server.")));
-			logged_wal_level = true;
-			continue;
-		}
-
 		if (reloaded || now >= next_reload || CdcSinksGeneration() != generation)
 		{
 			generation = CdcSinksGeneration();
@@ -1154,6 +1143,13 @@ GeoshardCdcMain(Datum main_arg)
 			any_enabled = true;
 			if (sink->retry_at > now)
 				continue;
+			/* said only when there is a sink: a server without CDC needs no logical WAL */
+			if (wal_level < WAL_LEVEL_LOGICAL)
+			{
+				CdcSinkFail(sink, "wal_level is not logical: set wal_level = logical and restart the server");
+				CdcStatusPublish(statuses, nsinks);
+				continue;
+			}
 			/*
 			 * The freshness check: decode only when there is WAL past what
 			 * the sink has reached, or when the slot is due to follow.

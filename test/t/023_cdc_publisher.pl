@@ -212,5 +212,24 @@ is(scalar @{ $redis->stream_ids($db, 'public.pins:inserts') }, 3, 'streams are l
 
 $junk->kill_kill;
 $node->stop;
+
+# 7. A server without logical WAL: quiet until there is a sink, then the
+# sink says what is missing.
+my $plain = PostgreSQL::Test::Cluster->new('plain');
+$plain->init;
+$plain->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'geoshard'
+geoshard.database = 'postgres'
+geoshard.health_enabled = off
+geoshard.redis_url = '@{[ $redis->url($db) ]}'
+});
+$plain->start;
+$plain->safe_psql('postgres', q{CREATE EXTENSION geoshard; SELECT geoshard.add_cdc_sink('pins')});
+ok( $plain->poll_query_until(
+		'postgres', q{SELECT state = 'retrying' AND last_error ~ '^wal_level is not logical'
+		FROM geoshard.cdc_status WHERE sink = 'pins'}),
+	'without wal_level = logical a sink says so');
+$plain->safe_psql('postgres', q{SELECT geoshard.drop_cdc_sink('pins')});
+$plain->stop;
 $redis->stop;
 done_testing();
