@@ -65,7 +65,10 @@ OBJS = \
 	src/ratelimit/rate_limit.o \
 	src/core/redis.o \
 	src/cdc/cdc_status.o \
-	src/cdc/publisher.o
+	src/cdc/publisher.o \
+	src/redisview/apply.o \
+	src/redisview/status.o \
+	src/redisview/worker.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -75,7 +78,8 @@ SQL_PARTS = \
 	src/routing/routing.sql \
 	src/health/health.sql \
 	src/cdc/cdc.sql \
-	src/ratelimit/ratelimit.sql
+	src/ratelimit/ratelimit.sql \
+	src/redisview/redisview.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
@@ -199,7 +203,9 @@ bench_health = health.sh
 # decoding beside test_decoding and wal2json; publishing into Redis Streams
 bench_cdc = cdc_decode.sh cdc_publish.sh
 bench_ratelimit = ratelimit.sh
-BENCH_AREAS = core routing health cdc ratelimit
+# radius reads on a geo view vs PostgreSQL, and freshness
+bench_redisview = redisview.sh
+BENCH_AREAS = core routing health cdc ratelimit redisview
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 

@@ -51,6 +51,8 @@ int			geoshard_cdc_poll_interval = 5;
 
 /* ratelimit */
 int			geoshard_rate_limit_keys = 16384;
+/* redisview */
+bool		geoshard_redisview_enabled = true;
 
 static const struct config_enum_entry geoip_layout_options[] = {
 	{"auto", GEOIP_LAYOUT_AUTO, false},
@@ -464,6 +466,20 @@ GeoshardGucInit(void)
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
+
+	/*
+	 * redisview: the worker's switch.  It shares geoshard.redis_url,
+	 * redis_timeout, cdc_batch_size, cdc_poll_interval and
+	 * cdc_heartbeat_interval with the cdc publisher (docs/redisview.md).
+	 */
+	DefineCustomBoolVariable("geoshard.redisview_enabled",
+							 "Turns the redisview worker on or off.",
+							 "Off: Redis views are not updated; their slot stays and retains WAL.",
+							 &geoshard_redisview_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("geoshard");
 }

@@ -60,6 +60,9 @@ extern int	geoshard_cdc_max_lag;
 extern int	geoshard_cdc_heartbeat_interval;
 extern int	geoshard_cdc_poll_interval;
 
+/* geoshard.redisview_*: the redisview worker */
+extern bool geoshard_redisview_enabled;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_CORE_GUC_H */

@@ -25,6 +25,7 @@
 #include "crdt/hlc.h"
 #include "health/breaker.h"
 #include "ratelimit/rate_limit_table.h"
+#include "redisview/redisview.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -62,6 +63,8 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard ratelimit", RateLimitShmemSize, RATE_LIMIT_PARTITIONS, RateLimitShmemInit},
 	/* cdc publisher */
 	{"geoshard cdc", CdcShmemSize, 1, CdcShmemInit},
+	/* redisview */
+	{"geoshard redisview", RedisViewShmemSize, 1, RedisViewShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;

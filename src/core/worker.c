@@ -68,6 +68,7 @@ typedef struct GeoshardWorker
 static const GeoshardWorker workers[] = {
 	{"geoshard health", "GeoshardHealthMain"},
 	{"geoshard cdc", "GeoshardCdcMain"},
+	{"geoshard redisview", "GeoshardRedisviewMain"},
 };
 
 /* this worker's state */

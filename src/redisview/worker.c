@@ -1,0 +1,1496 @@
+/*
+ * src/redisview/worker.c
+ *	  The redisview worker ("geoshard redisview"): keeps every enabled view of
+ *	  geoshard.redis_views in Redis in step with committed rows.
+ *
+ * One logical slot, geoshard_redisview, of the geoshard output plugin, with
+ * include-tables limited to the views' tables, include-xids and
+ * include-old.  A pass, when the WAL moved past the slot (as in
+ * src/cdc/publisher.c):
+ *   1. One transaction (GeoshardWorkerRun): a cursor over
+ *      pg_logical_slot_peek_changes(slot, upto, ...), upto the WAL flush
+ *      position seen before the pass.
+ *   2. Each source transaction's commands for every view of its tables go
+ *      into one MULTI ... EXEC, which also SETs geoshard:rv:position to the
+ *      id of the transaction's commit event ("<commit LSN>-<n>", strictly
+ *      increasing in the slot).  The blocks of many transactions are
+ *      pipelined: sent together, their replies read together.  A reader
+ *      therefore sees a source transaction entirely or not at all.
+ *   3. After Redis acknowledged the EXECs, pg_replication_slot_advance() to
+ *      the last acknowledged commit (or to upto when every transaction
+ *      before it was applied).
+ * Idempotency: a change is re-read only when the slot was not advanced past
+ * it (the worker or the server stopped after EXEC, a pass failed).  The
+ * position key, written in the same MULTI/EXEC as the data, says which
+ * transactions Redis already holds; their events are skipped.  Besides, each
+ * command is state-based (apply.c), so that a change applied twice leaves
+ * the same contents.
+ *
+ * Builds.  A view is built when Redis has no generation for it (new view,
+ * Redis lost its data: the epoch key geoshard:rv:epoch is missing on
+ * connect), when the view is enabled again, on geoshard.rebuild_redis_view()
+ * and after a reply error on one of its keys.  A build, in one pass:
+ *   a. a new generation number g' (INCR geoshard:rv:gens);
+ *   b. the transaction's snapshot S (taken when GeoshardWorkerRun opened it)
+ *      reads the table through a cursor, chunk by chunk, into g' (plain
+ *      pipelined commands: nobody reads g' yet);
+ *   c. upto is taken after S, and the peek goes on from the slot's confirmed
+ *      position C0 as in every pass: each transaction is applied to the live
+ *      generation when it is after the position key, as always, and to g'
+ *      when S did not see it (its xid is at or above S's xmax or among S's
+ *      running xids);
+ *   d. when the pass reached upto, one MULTI/EXEC sets the pointer key
+ *      geoshard:rv:<view>:gen to g' (readers switch at once), and the keys
+ *      of the old generation are deleted afterwards (SCAN + UNLINK).
+ * Why nothing is lost or doubled in g': a transaction committed before S
+ * was taken is seen by S and skipped by (c); one S did not see commits
+ * after S was taken, so before upto or later, and its commit is after C0
+ * unless it committed in WAL before the last advance but still showed as
+ * running in S (the window between a commit's WAL flush and its end in the
+ * proc array, long with synchronous replication).  Those are the
+ * transactions S lists as running that an earlier pass already decoded:
+ * the worker remembers the xids it decoded in its last passes
+ * (REDISVIEW_RECENT_XIDS) and, if S lists one of them, drops g' and tries
+ * again later.  docs/redisview.md states the limit.
+ *
+ * Errors: Redis down or slow is a failed pass, retried after a backoff;
+ * nothing is advanced.  A reply error inside an EXEC (a key of the wrong
+ * type, out of memory) is an error of that view, with the key's name; the
+ * view is built again in a new generation, the others go on.  An ERROR in a
+ * pass is caught by GeoshardWorkerRun and retried after its delay.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/standby.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "core/guc.h"
+#include "core/redis.h"
+#include "core/worker.h"
+#include "redisview/redisview.h"
+#include "redisview/view.h"
+
+#define RV_SLOT					"geoshard_redisview"
+#define RV_POSITION_KEY			REDISVIEW_PREFIX "position"
+#define RV_EPOCH_KEY			REDISVIEW_PREFIX "epoch"
+#define RV_GENS_KEY				REDISVIEW_PREFIX "gens"
+/* how often the views are read again (a reload reads them at once) */
+#define RV_RELOAD_MS			1000
+#define RV_IDLE_MS				1000
+#define RV_BACKOFF_MIN_MS		100
+#define RV_BACKOFF_MAX_MS		5000
+/* xids of the transactions decoded lately, for the build's check */
+#define REDISVIEW_RECENT_XIDS	65536
+/* a peek decodes at most this many batches of changes */
+#define RV_PEEK_BATCHES			10
+
+PGDLLEXPORT void GeoshardRedisviewMain(Datum main_arg);
+
+#define RV_VIEWS_QUERY \
+	"SELECT name, source_schema::text, source_table::text, kind, member_columns," \
+	" lat_column, lon_column, quadkey_column, coalesce(shard_level, 0), field_columns," \
+	" group_column, value_column, coalesce(ttl_ms, 0), enabled, rebuild_requested_at::text," \
+	" created_at::text" \
+	" FROM geoshard.redis_views ORDER BY name"
+
+#define RV_SLOT_QUERY \
+	"SELECT plugin::text, database::text = pg_catalog.current_database(), confirmed_flush_lsn" \
+	" FROM pg_catalog.pg_replication_slots WHERE slot_name = '" RV_SLOT "'"
+
+#define RV_PEEK_QUERY \
+	"SELECT lsn, d->>'id', d->>'action', d->>'schema', d->>'table', d->>'xid'," \
+	" (SELECT pg_catalog.jsonb_object_agg(c->>'name', c->'value') FROM pg_catalog.jsonb_array_elements(d->'pk') c)," \
+	" (SELECT pg_catalog.jsonb_object_agg(c->>'name', c->'value') FROM pg_catalog.jsonb_array_elements(d->'columns') c)," \
+	" (SELECT pg_catalog.jsonb_object_agg(c->>'name', c->'value') FROM pg_catalog.jsonb_array_elements(d->'identity') c)" \
+	" FROM (SELECT lsn, data::jsonb AS d" \
+	"  FROM pg_catalog.pg_logical_slot_peek_changes('" RV_SLOT "', $1, $2," \
+	"   'include-begin-commit', 'true', 'include-xids', 'true', 'include-old', 'true'," \
+	"   'include-tables', $3) OFFSET 0) c"
+
+typedef struct RvId
+{
+	uint64		lsn;
+	uint64		n;
+} RvId;
+
+/* one pass, the argument of RvPassWork */
+typedef struct RvPass
+{
+	XLogRecPtr	upto;
+	int			build;			/* index of the view to build, -1 none */
+	bool		ok;
+	char		error[REDISVIEW_ERROR_LEN];
+} RvPass;
+
+static RvView views[REDISVIEW_MAX_VIEWS];
+static RedisViewStatus statuses[REDISVIEW_MAX_VIEWS];
+static int	nviews = 0;
+static bool catalog_exists = false;
+static MemoryContext batch_context = NULL;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+static RedisConn *conn = NULL;
+static RvId position;			/* what geoshard:rv:position holds, 0-0 none */
+static char position_text[64];
+static bool slot_ready = false;
+static XLogRecPtr confirmed = InvalidXLogRecPtr;
+static bool more = false;
+static int	failures = 0;
+static TimestampTz retry_at = 0;
+static char last_error[REDISVIEW_ERROR_LEN];
+
+/* commands queued inside the open MULTI, sent in earlier flushes; -1: no MULTI open */
+static int	multi_queued = -1;
+
+static TransactionId recent_xids[REDISVIEW_RECENT_XIDS];
+static int	recent_next = 0;
+
+/* generations to delete, "<view>" and its generation (0: every key of the view) */
+typedef struct RvGarbage
+{
+	char		view[NAMEDATALEN];
+	int64		gen;
+	bool		all_but_live;	/* every generation but gen */
+} RvGarbage;
+static RvGarbage garbage[REDISVIEW_MAX_VIEWS * 4];
+static int	ngarbage = 0;
+
+static void RvFail(const char *fmt,...) pg_attribute_printf(1, 2);
+
+/* as the cdc worker does (publisher.c): decoding's per-call LOG lines stay out of the log */
+static void
+RvEmitLogHook(ErrorData *edata)
+{
+	if (edata->elevel == LOG && edata->message_id != NULL &&
+		(strcmp(edata->message_id, "starting logical decoding for slot \"%s\"") == 0 ||
+		 strcmp(edata->message_id, "logical decoding found consistent point at %X/%X") == 0))
+		edata->output_to_server = false;
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+static bool
+RvParseId(const char *text, RvId *id)
+{
+	char	   *end;
+
+	if (text == NULL || !isdigit((unsigned char) text[0]))
+		return false;
+	errno = 0;
+	id->lsn = strtou64(text, &end, 10);
+	if (errno != 0 || *end != '-' || !isdigit((unsigned char) end[1]))
+		return false;
+	id->n = strtou64(end + 1, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+static inline bool
+RvIdAfter(const RvId *a, const RvId *b)
+{
+	return a->lsn > b->lsn || (a->lsn == b->lsn && a->n > b->n);
+}
+
+static void
+RvGarbageAdd(const char *view, int64 gen, bool all_but_live)
+{
+	if (ngarbage >= (int) lengthof(garbage))
+		return;					/* found again by the next connection's sweep */
+	strlcpy(garbage[ngarbage].view, view, NAMEDATALEN);
+	garbage[ngarbage].gen = gen;
+	garbage[ngarbage].all_but_live = all_but_live;
+	ngarbage++;
+}
+
+static void
+RvDisconnect(void)
+{
+	RedisDisconnect(conn);
+	conn = NULL;
+	multi_queued = -1;
+}
+
+/* A failed pass: the error on every enabled view, and when to retry. */
+static void
+RvFail(const char *fmt,...)
+{
+	char		error[REDISVIEW_ERROR_LEN];
+	va_list		args;
+	TimestampTz now = GetCurrentTimestamp();
+
+	va_start(args, fmt);
+	vsnprintf(error, sizeof(error), fmt, args);
+	va_end(args);
+	if (strcmp(error, last_error) != 0)
+		ereport(LOG,
+				(errmsg("geoshard redisview could not apply changes: %s", error),
+				 errdetail("The worker retries with a backoff of up to %d ms.", RV_BACKOFF_MAX_MS)));
+	strlcpy(last_error, error, sizeof(last_error));
+	for (int i = 0; i < nviews; i++)
+		if (views[i].enabled)
+		{
+			strlcpy(statuses[i].last_error, error, REDISVIEW_ERROR_LEN);
+			statuses[i].last_error_at = now;
+			statuses[i].state = REDISVIEW_STATE_RETRYING;
+		}
+	failures = Min(failures + 1, 30);
+	retry_at = TimestampTzPlusMilliseconds(now, Min(RV_BACKOFF_MIN_MS << Min(failures - 1, 10),
+													RV_BACKOFF_MAX_MS));
+}
+
+/* An error of one view (a reply error on one of its keys): it is built again. */
+static void
+RvViewError(int vi, const char *fmt,...) pg_attribute_printf(2, 3);
+static void
+RvViewError(int vi, const char *fmt,...)
+{
+	va_list		args;
+	char		error[REDISVIEW_ERROR_LEN];
+
+	va_start(args, fmt);
+	vsnprintf(error, sizeof(error), fmt, args);
+	va_end(args);
+	ereport(LOG,
+			(errmsg("redis view \"%s\": %s", views[vi].name, error),
+			 errdetail("The view is built again in a new generation.")));
+	strlcpy(statuses[vi].last_error, error, REDISVIEW_ERROR_LEN);
+	statuses[vi].last_error_at = GetCurrentTimestamp();
+	views[vi].need_build = true;
+}
+
+static void
+RvExecute(const char *sql, int expected, int nargs, Oid *types, Datum *values)
+{
+	int			ret = nargs > 0 ?
+		SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) :
+		SPI_execute(sql, false, 0);
+
+	if (ret != expected)
+		elog(ERROR, "redisview worker query failed with SPI code %d: %s", ret, sql);
+}
+
+static char *
+RvConfigString(RvView *view, HeapTuple tuple, TupleDesc desc, int col)
+{
+	char	   *v = SPI_getvalue(tuple, desc, col);
+
+	return v != NULL ? MemoryContextStrdup(view->config_context, v) : NULL;
+}
+
+static int
+RvConfigArray(RvView *view, HeapTuple tuple, TupleDesc desc, int col, char ***out)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	*out = NULL;
+	if (isnull)
+		return 0;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	*out = MemoryContextAlloc(view->config_context, sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		(*out)[i] = MemoryContextStrdup(view->config_context, nulls[i] ? "" : TextDatumGetCString(elems[i]));
+	return n;
+}
+
+static bool
+RvSame(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void
+RvViewRemove(int i)
+{
+	MemoryContextDelete(views[i].config_context);
+	if (views[i].snap.xip != NULL)
+		pfree(views[i].snap.xip);
+	memmove(&views[i], &views[i + 1], sizeof(RvView) * (nviews - i - 1));
+	memmove(&statuses[i], &statuses[i + 1], sizeof(RedisViewStatus) * (nviews - i - 1));
+	nviews--;
+}
+
+/*
+ * Read geoshard.redis_views (inside a transaction).  A new view, or one
+ * whose definition changed, is built; a view that is gone or disabled has
+ * its keys deleted.
+ */
+static void
+RvLoadViews(void *arg)
+{
+	Oid			nspid = get_namespace_oid("geoshard", true);
+
+	catalog_exists = OidIsValid(nspid) && OidIsValid(get_relname_relid("redis_views", nspid));
+	if (!catalog_exists)
+		return;
+	for (int i = 0; i < nviews; i++)
+		views[i].seen = false;
+
+	RvExecute(RV_VIEWS_QUERY, SPI_OK_SELECT, 0, NULL, NULL);
+	for (uint64 r = 0; r < SPI_processed && r < REDISVIEW_MAX_VIEWS; r++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *name = SPI_getvalue(tuple, desc, 1);
+		char	   *kind = SPI_getvalue(tuple, desc, 4);
+		char	   *enabled = SPI_getvalue(tuple, desc, 14);
+		char	   *requested = SPI_getvalue(tuple, desc, 15);
+		RvView	   *view = NULL;
+		RvView		old;
+		bool		fresh = false;
+
+		for (int i = 0; i < nviews; i++)
+			if (strcmp(views[i].name, name) == 0)
+				view = &views[i];
+		if (view == NULL)
+		{
+			view = &views[nviews];
+			memset(view, 0, sizeof(RvView));
+			memset(&statuses[nviews], 0, sizeof(RedisViewStatus));
+			nviews++;
+			strlcpy(view->name, name, NAMEDATALEN);
+			strlcpy(statuses[view - views].view, name, NAMEDATALEN);
+			view->config_context = AllocSetContextCreate(TopMemoryContext, "geoshard redisview view",
+														 ALLOCSET_SMALL_SIZES);
+			/*
+			 * Connected: a view added now is built.  Not yet: the connection
+			 * tells whether Redis holds this very view (RvConnect).
+			 */
+			view->need_build = conn != NULL;
+			fresh = true;
+		}
+		old = *view;
+		view->seen = true;
+
+		/* a changed definition (dropped and added again) needs a new build */
+		if (!fresh && (strcmp(view->schema, SPI_getvalue(tuple, desc, 2)) != 0 ||
+					   strcmp(view->table, SPI_getvalue(tuple, desc, 3)) != 0))
+			view->need_build = true;
+		strlcpy(view->schema, SPI_getvalue(tuple, desc, 2), NAMEDATALEN);
+		strlcpy(view->table, SPI_getvalue(tuple, desc, 3), NAMEDATALEN);
+		view->kind = strcmp(kind, "geo") == 0 ? RV_GEO :
+			strcmp(kind, "hash") == 0 ? RV_HASH :
+			strcmp(kind, "presence") == 0 ? RV_PRESENCE : RV_COUNTER;
+		if (!fresh && view->kind != old.kind)
+			view->need_build = true;
+
+		/* the old strings die with the reset; keep what is compared below */
+		{
+			char	   *old_requested = old.requested ? pstrdup(old.requested) : NULL;
+
+			MemoryContextReset(view->config_context);
+			view->nmembers = RvConfigArray(view, tuple, desc, 5, &view->members);
+			view->lat = RvConfigString(view, tuple, desc, 6);
+			view->lon = RvConfigString(view, tuple, desc, 7);
+			view->quadkey = RvConfigString(view, tuple, desc, 8);
+			view->shard_level = atoi(SPI_getvalue(tuple, desc, 9));
+			view->nfields = RvConfigArray(view, tuple, desc, 10, &view->fields);
+			view->group = RvConfigString(view, tuple, desc, 11);
+			view->value = RvConfigString(view, tuple, desc, 12);
+			view->ttl_ms = pg_strtoint64(SPI_getvalue(tuple, desc, 13));
+			view->enabled = enabled != NULL && enabled[0] == 't';
+			view->requested = RvConfigString(view, tuple, desc, 15);
+			view->created = RvConfigString(view, tuple, desc, 16);
+			if (!fresh && requested != NULL && !RvSame(old_requested, requested))
+				view->need_build = true;
+		}
+		if (!fresh && view->enabled && !old.enabled)
+			view->need_build = true;
+		if (view->need_build && view->building)
+		{
+			/* the definition changed under a build: it starts again */
+			view->building = false;
+			RvGarbageAdd(view->name, view->build_gen, false);
+		}
+		if (!view->enabled && (fresh || old.enabled))
+		{
+			RvGarbageAdd(view->name, 0, false);
+			view->gen = 0;
+		}
+		statuses[view - views].state = view->enabled ? statuses[view - views].state : REDISVIEW_STATE_DISABLED;
+	}
+
+	for (int i = nviews - 1; i >= 0; i--)
+		if (!views[i].seen)
+		{
+			RvGarbageAdd(views[i].name, 0, false);
+			RvViewRemove(i);
+		}
+}
+
+/* The include-tables option: the views' tables, with , . * \ escaped. */
+static char *
+RvIncludeTables(void)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	for (int i = 0; i < nviews; i++)
+	{
+		const char *parts[2] = {views[i].schema, views[i].table};
+
+		if (!views[i].enabled)
+			continue;
+		if (s.len > 0)
+			appendStringInfoChar(&s, ',');
+		for (int p = 0; p < 2; p++)
+		{
+			if (p == 1)
+				appendStringInfoChar(&s, '.');
+			for (const char *c = parts[p]; *c; c++)
+			{
+				if (*c == ',' || *c == '.' || *c == '*' || *c == '\\')
+					appendStringInfoChar(&s, '\\');
+				appendStringInfoChar(&s, *c);
+			}
+		}
+	}
+	return s.data;
+}
+
+/*
+ * Send what the pipeline holds and check every reply.  A reply error inside
+ * an EXEC is an error of its view (RvViewError), the rest of the block
+ * went through; any other failure returns false with error set, and the
+ * connection is dropped.  *acked is the number of EXECs that went through.
+ */
+static bool
+RvPipeFlush(RvPipe *pipe, char *error, size_t errlen, int *acked)
+{
+	redisReply **replies;
+	int			n = pipe->n;
+	int			multi = multi_queued >= 0 ? -1 - multi_queued : INT_MIN;	/* index of the MULTI */
+	bool		ok = true;
+
+	*acked = 0;
+	if (n == 0)
+		return true;
+	pgstat_report_activity(STATE_RUNNING, "sending redis view changes");
+	replies = RedisExchange(pipe->conn, geoshard_redis_timeout, error, errlen);
+	pipe->n = 0;
+	if (replies == NULL)
+	{
+		multi_queued = -1;
+		RvDisconnect();
+		return false;
+	}
+	for (int i = 0; i < n && ok; i++)
+	{
+		redisReply *r = replies[i];
+		char		what[REDIS_ERROR_LEN];
+		int			vi = pipe->views[i];
+
+		switch (pipe->tags[i])
+		{
+			case 'M':
+				multi = i;
+				ok = RedisReplyIsStatus(r, "OK");
+				break;
+			case 'Q':
+				ok = RedisReplyIsStatus(r, "QUEUED");
+				break;
+			case 'P':
+				ok = r->type != REDIS_REPLY_ERROR;
+				break;
+			case 'E':
+				if (r->type != REDIS_REPLY_ARRAY || multi == INT_MIN || r->elements != (size_t) (i - multi - 1))
+				{
+					ok = false;
+					break;
+				}
+				for (size_t e = 0; e < r->elements; e++)
+					if (r->element[e]->type == REDIS_REPLY_ERROR)
+					{
+						int			c = multi + 1 + (int) e;
+
+						RedisDescribeReply(r->element[e], what, sizeof(what));
+						if (c >= 0 && pipe->views[c] >= 0)
+							RvViewError(pipe->views[c], "key \"%s\": %s",
+										pipe->keys[c] ? pipe->keys[c] : "", what);
+					}
+				(*acked)++;
+				multi = INT_MIN;
+				break;
+		}
+		if (!ok)
+		{
+			RedisDescribeReply(r, what, sizeof(what));
+			if (vi >= 0 && pipe->keys[i] != NULL)
+				snprintf(error, errlen, "redis view \"%s\", key \"%s\": %s", views[vi].name, pipe->keys[i], what);
+			else
+				snprintf(error, errlen, "unexpected reply from Redis: %s", what);
+			if (vi >= 0)
+			{
+				strlcpy(statuses[vi].last_error, error, REDISVIEW_ERROR_LEN);
+				statuses[vi].last_error_at = GetCurrentTimestamp();
+			}
+		}
+	}
+	RedisFreeReplies(replies, n);
+	/* a MULTI still open goes on in the next flush */
+	multi_queued = multi != INT_MIN ? n - multi - 1 : -1;
+	if (!ok)
+	{
+		multi_queued = -1;
+		RvDisconnect();
+	}
+	return ok;
+}
+
+static redisReply *
+RvCommandReply(char *error, size_t errlen, int argc, const char **argv)
+{
+	redisReply *reply = RedisCommand(conn, geoshard_redis_timeout, error, errlen, argc, argv);
+
+	if (reply == NULL)
+		RvDisconnect();
+	else if (reply->type == REDIS_REPLY_ERROR)
+	{
+		RedisDescribeReply(reply, error, errlen);
+		freeReplyObject(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+/* Delete the keys of the generations in garbage[]; false after a Redis failure. */
+static bool
+RvCollectGarbage(void)
+{
+	char		error[REDIS_ERROR_LEN];
+
+	while (ngarbage > 0)
+	{
+		RvGarbage  *g = &garbage[ngarbage - 1];
+		char	   *pattern;
+		char		cursor[32] = "0";
+		size_t		plen;
+
+		if (g->gen != 0 && !g->all_but_live)
+			pattern = psprintf(REDISVIEW_PREFIX "%s:" INT64_FORMAT "*", g->view, g->gen);
+		else
+			pattern = psprintf(REDISVIEW_PREFIX "%s:*", g->view);
+		plen = strlen(REDISVIEW_PREFIX) + strlen(g->view) + 1;
+		do
+		{
+			const char *scan[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+			redisReply *reply = RvCommandReply(error, sizeof(error), 6, scan);
+			redisReply *keys;
+			const char **argv;
+			int			argc = 1;
+
+			if (reply == NULL)
+				return false;
+			if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+				reply->element[0]->type != REDIS_REPLY_STRING ||
+				reply->element[1]->type != REDIS_REPLY_ARRAY)
+			{
+				freeReplyObject(reply);
+				return false;
+			}
+			strlcpy(cursor, reply->element[0]->str, sizeof(cursor));
+			keys = reply->element[1];
+			argv = palloc(sizeof(char *) * (keys->elements + 1));
+			argv[0] = "UNLINK";
+			for (size_t k = 0; k < keys->elements; k++)
+			{
+				const char *key = keys->element[k]->str;
+				const char *rest = key + plen;
+				char	   *end;
+				int64		gen;
+
+				if (g->gen != 0 && !g->all_but_live)
+				{
+					/* "<gen>" exactly, then ":" or the end */
+					gen = strtoi64(rest, &end, 10);
+					if (gen != g->gen || (*end != ':' && *end != '\0'))
+						continue;
+				}
+				else if (g->all_but_live)
+				{
+					gen = strtoi64(rest, &end, 10);
+					if (end == rest || gen == g->gen || (*end != ':' && *end != '\0'))
+						continue;
+				}
+				argv[argc++] = key;
+			}
+			if (argc > 1)
+			{
+				redisReply *del = RvCommandReply(error, sizeof(error), argc, argv);
+
+				if (del == NULL)
+				{
+					freeReplyObject(reply);
+					return false;
+				}
+				freeReplyObject(del);
+			}
+			freeReplyObject(reply);
+		} while (strcmp(cursor, "0") != 0);
+		ngarbage--;
+	}
+	return true;
+}
+
+/*
+ * Connect to geoshard.redis_url; learn the position and each view's live
+ * generation.  A missing epoch key means Redis lost its data (or never had
+ * ours): every view is built again.  Generations other than the live ones
+ * (left by a build that stopped half way) are deleted.
+ */
+static bool
+RvConnect(void)
+{
+	char		error[REDIS_ERROR_LEN];
+	const char *get_epoch[2] = {"GET", RV_EPOCH_KEY};
+	redisReply *reply;
+	char	   *masked;
+	bool		lost;
+
+	if (geoshard_redis_url == NULL || geoshard_redis_url[0] == '\0')
+	{
+		RvFail("no Redis URL: geoshard.redis_url is empty");
+		return false;
+	}
+	masked = RedisMaskUrl(geoshard_redis_url);
+	pgstat_report_activity(STATE_RUNNING, "connecting to Redis");
+	conn = RedisConnect(geoshard_redis_url, geoshard_redis_timeout, error, sizeof(error));
+	if (conn == NULL)
+	{
+		RvFail("could not connect to Redis at %s: %s", masked, error);
+		return false;
+	}
+	reply = RvCommandReply(error, sizeof(error), 2, get_epoch);
+	if (reply == NULL)
+		goto fail;
+	lost = reply->type != REDIS_REPLY_STRING;
+	freeReplyObject(reply);
+	if (lost)
+	{
+		/* a fresh Redis: forget what the old one held, then mark this one as ours */
+		char		epoch[64];
+		const char *flush_argv[3] = {"DEL", RV_POSITION_KEY, RV_EPOCH_KEY};
+		const char *set_epoch[3] = {"SET", RV_EPOCH_KEY, epoch};
+
+		snprintf(epoch, sizeof(epoch), INT64_FORMAT "-%d", (int64) GetCurrentTimestamp(), MyProcPid);
+		if ((reply = RvCommandReply(error, sizeof(error), 3, flush_argv)) == NULL)
+			goto fail;
+		freeReplyObject(reply);
+		if ((reply = RvCommandReply(error, sizeof(error), 3, set_epoch)) == NULL)
+			goto fail;
+		freeReplyObject(reply);
+		ereport(LOG, (errmsg("geoshard redisview found no epoch key in Redis at %s: every view is built again",
+							 masked)));
+	}
+
+	{
+		const char *get_position[2] = {"GET", RV_POSITION_KEY};
+
+		if ((reply = RvCommandReply(error, sizeof(error), 2, get_position)) == NULL)
+			goto fail;
+		memset(&position, 0, sizeof(position));
+		position_text[0] = '\0';
+		if (reply->type == REDIS_REPLY_STRING && reply->len < (int) sizeof(position_text) &&
+			RvParseId(reply->str, &position))
+			strlcpy(position_text, reply->str, sizeof(position_text));
+		freeReplyObject(reply);
+	}
+
+	for (int i = 0; i < nviews; i++)
+	{
+		RvView	   *view = &views[i];
+		char	   *ptr = psprintf(REDISVIEW_PREFIX "%s:gen", view->name);
+		char	   *def = psprintf(REDISVIEW_PREFIX "%s:def", view->name);
+		const char *get_gen[3] = {"MGET", ptr, def};
+		bool		same;
+
+		view->building = false;
+		if (!view->enabled)
+			continue;
+		if ((reply = RvCommandReply(error, sizeof(error), 3, get_gen)) == NULL)
+			goto fail;
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+		{
+			freeReplyObject(reply);
+			strlcpy(error, "unexpected reply to MGET", sizeof(error));
+			goto fail;
+		}
+		view->gen = reply->element[0]->type == REDIS_REPLY_STRING ?
+			strtoi64(reply->element[0]->str, NULL, 10) : 0;
+		/* the view of that name that Redis holds is this one (not one dropped since) */
+		same = reply->element[1]->type == REDIS_REPLY_STRING && view->created != NULL &&
+			strcmp(reply->element[1]->str, view->created) == 0;
+		freeReplyObject(reply);
+		if (view->gen <= 0 || !same)
+		{
+			view->gen = 0;
+			view->need_build = true;
+		}
+		statuses[i].generation = view->gen;
+		RvGarbageAdd(view->name, view->gen, true);
+	}
+	if (!RvCollectGarbage())
+	{
+		strlcpy(error, "deleting old generations failed", sizeof(error));
+		goto fail;
+	}
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return true;
+
+fail:
+	if (conn != NULL)
+		RvDisconnect();
+	RvFail("Redis at %s: %s", masked, error);
+	return false;
+}
+
+/* Make sure the slot exists (create it when missing) and learn its position. */
+static bool
+RvPrepareSlot(RvPass *pass)
+{
+	bool		isnull;
+
+	RvExecute(RV_SLOT_QUERY, SPI_OK_SELECT, 0, NULL, NULL);
+	if (SPI_processed == 0)
+	{
+		RvExecute("SELECT lsn FROM pg_catalog.pg_create_logical_replication_slot('" RV_SLOT "', 'geoshard')",
+				  SPI_OK_SELECT, 0, NULL, NULL);
+		confirmed = DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		ereport(LOG, (errmsg("geoshard redisview created replication slot \"%s\"", RV_SLOT)));
+
+		/*
+		 * A new slot: whatever Redis holds was fed by another slot (dropped,
+		 * or of the server this database was restored from), whose changes
+		 * since are not in this one, and whose ids mean nothing here.  Every
+		 * view is built again and the position starts afresh.
+		 */
+		{
+			const char *del[2] = {"DEL", RV_POSITION_KEY};
+			redisReply *reply = RvCommandReply(pass->error, sizeof(pass->error), 2, del);
+
+			if (reply == NULL)
+			{
+				pass->ok = false;
+				return false;
+			}
+			freeReplyObject(reply);
+			memset(&position, 0, sizeof(position));
+			position_text[0] = '\0';
+			for (int i = 0; i < nviews; i++)
+				if (views[i].enabled)
+					views[i].need_build = true;
+		}
+	}
+	else
+	{
+		char	   *plugin = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		char	   *here = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		Datum		lsn = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+
+		if (plugin == NULL || strcmp(plugin, "geoshard") != 0 || here == NULL || here[0] != 't' || isnull)
+		{
+			snprintf(pass->error, sizeof(pass->error),
+					 "replication slot \"%s\" exists but is not a logical slot of plugin geoshard in this database",
+					 RV_SLOT);
+			pass->ok = false;
+			return false;
+		}
+		confirmed = DatumGetLSN(lsn);
+	}
+	slot_ready = true;
+	return true;
+}
+
+static bool
+RvRecentXid(TransactionId xid)
+{
+	for (int i = 0; i < REDISVIEW_RECENT_XIDS; i++)
+		if (recent_xids[i] == xid)
+			return true;
+	return false;
+}
+
+/* Did the build's snapshot see the (committed) transaction xid? */
+static bool
+RvSnapshotSaw(const RvSnapshot *snap, TransactionId xid)
+{
+	if (TransactionIdPrecedes(xid, snap->xmin))
+		return true;
+	if (TransactionIdFollowsOrEquals(xid, snap->xmax))
+		return false;
+	for (int i = 0; i < snap->xcnt; i++)
+		if (TransactionIdEquals(snap->xip[i], xid))
+			return false;
+	return true;
+}
+
+/*
+ * Steps a and b of a build (see the file's header): a new generation, the
+ * table read with the transaction's snapshot into it.  False with
+ * pass->error set after a Redis failure; the view then stays unbuilt.
+ */
+static bool
+RvBuildLoad(RvPass *pass, int vi)
+{
+	RvView	   *view = &views[vi];
+	RedisViewStatus *status = &statuses[vi];
+	Snapshot	snap = GetActiveSnapshot();
+	const char *incr[2] = {"INCR", RV_GENS_KEY};
+	redisReply *reply;
+	Portal		portal;
+	char	   *sql;
+	RvPipe		pipe;
+	int			acked;
+
+	/* a transaction S lists as running, already decoded: try later */
+	for (uint32 i = 0; i < snap->xcnt; i++)
+		if (RvRecentXid(snap->xip[i]))
+		{
+			snprintf(pass->error, sizeof(pass->error),
+					 "build of redis view \"%s\" postponed: transaction %u committed in WAL but was still running in the snapshot",
+					 view->name, snap->xip[i]);
+			return false;
+		}
+
+	if ((reply = RvCommandReply(pass->error, sizeof(pass->error), 2, incr)) == NULL)
+		return false;
+	view->build_gen = reply->integer;
+	freeReplyObject(reply);
+
+	view->snap.xmin = snap->xmin;
+	view->snap.xmax = snap->xmax;
+	view->snap.xcnt = snap->xcnt;
+	if (view->snap.xip != NULL)
+		pfree(view->snap.xip);
+	view->snap.xip = MemoryContextAlloc(TopMemoryContext, sizeof(TransactionId) * Max(snap->xcnt, 1));
+	memcpy(view->snap.xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
+
+	status->state = REDISVIEW_STATE_BUILDING;
+	status->build_rows = 0;
+	status->build_total = 0;
+	{
+		Oid			relid = get_relname_relid(view->table, get_namespace_oid(view->schema, false));
+		Oid			type = OIDOID;
+		Datum		value = ObjectIdGetDatum(relid);
+		bool		isnull;
+		Datum		d;
+
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("source table \"%s.%s\" of redis view \"%s\" does not exist",
+							view->schema, view->table, view->name)));
+
+		RvExecute("SELECT greatest(reltuples, 0)::int8 FROM pg_catalog.pg_class WHERE oid = $1",
+				  SPI_OK_SELECT, 1, &type, &value);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		status->build_total = isnull ? 0 : DatumGetInt64(d);
+	}
+	RedisViewStatusPublish(statuses, nviews);
+
+	/* values as the output plugin writes them: timestamps in UTC (json_value.c) */
+	RvExecute("SET LOCAL TimeZone = 'UTC'", SPI_OK_UTILITY, 0, NULL, NULL);
+	sql = psprintf("SELECT pg_catalog.to_jsonb(t) FROM ONLY %s t",
+				   quote_qualified_identifier(view->schema, view->table));
+	/* read_only: the cursor reads with the active snapshot, S */
+	portal = SPI_cursor_open_with_args(NULL, sql, 0, NULL, NULL, NULL, true, 0);
+
+	memset(&pipe, 0, sizeof(pipe));
+	pipe.conn = conn;
+	for (;;)
+	{
+		MemoryContext outer;
+		bool		skipped;
+
+		SPI_cursor_fetch(portal, true, geoshard_cdc_batch_size);
+		if (SPI_processed == 0)
+			break;
+		outer = MemoryContextSwitchTo(batch_context);
+		memset(&pipe, 0, sizeof(pipe));
+		pipe.conn = conn;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+			Jsonb	   *row = DatumGetJsonbP(d);
+
+			(void) RvAppendRow(&pipe, view, vi, view->build_gen, 'I', row, row, NULL, false, &skipped);
+			if (skipped)
+				status->skipped++;
+		}
+		status->build_rows += SPI_processed;
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(outer);
+		if (!RvPipeFlush(&pipe, pass->error, sizeof(pass->error), &acked))
+		{
+			MemoryContextReset(batch_context);
+			SPI_cursor_close(portal);
+			RvGarbageAdd(view->name, view->build_gen, false);
+			status->state = REDISVIEW_STATE_RETRYING;
+			return false;
+		}
+		MemoryContextReset(batch_context);
+		RedisViewStatusPublish(statuses, nviews);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	view->building = true;
+	view->need_build = false;
+	return true;
+}
+
+/* Switch the view's readers to its built generation (step d). */
+static bool
+RvBuildSwitch(RvPass *pass, int vi)
+{
+	RvView	   *view = &views[vi];
+	char	   *ptr = psprintf(REDISVIEW_PREFIX "%s:gen", view->name);
+	char	   *def = psprintf(REDISVIEW_PREFIX "%s:def", view->name);
+	char	   *gen = psprintf(INT64_FORMAT, view->build_gen);
+	const char *set[5] = {"MSET", ptr, gen, def, view->created ? view->created : ""};
+	redisReply *reply;
+
+	/* MSET is atomic: readers move to the new generation at once */
+	if ((reply = RvCommandReply(pass->error, sizeof(pass->error), 5, set)) == NULL)
+		return false;
+	freeReplyObject(reply);
+	if (view->gen != 0)
+		RvGarbageAdd(view->name, view->gen, false);
+	view->gen = view->build_gen;
+	view->building = false;
+	statuses[vi].generation = view->gen;
+	statuses[vi].keys = statuses[vi].build_rows;
+	statuses[vi].built_at = GetCurrentTimestamp();
+	statuses[vi].state = REDISVIEW_STATE_STREAMING;
+	ereport(LOG,
+			(errmsg("redis view \"%s\" built: generation " INT64_FORMAT ", " INT64_FORMAT " rows",
+					view->name, view->gen, statuses[vi].build_rows)));
+	return true;
+}
+
+/* The views of a table, as indexes into views[]; n of them. */
+static int
+RvViewsOf(const char *schema, const char *table, int *out)
+{
+	int			n = 0;
+
+	if (schema == NULL || table == NULL)
+		return 0;
+	for (int i = 0; i < nviews; i++)
+		if (views[i].enabled && strcmp(views[i].schema, schema) == 0 && strcmp(views[i].table, table) == 0)
+			out[n++] = i;
+	return n;
+}
+
+static Jsonb *
+RvColumnJsonb(HeapTuple tuple, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbP(d);
+}
+
+/*
+ * The database part of a pass (see the file's header), inside the
+ * transaction GeoshardWorkerRun opened.
+ */
+static void
+RvPassBody(RvPass *pass)
+{
+	Portal		portal;
+	Oid			types[3] = {LSNOID, INT4OID, TEXTOID};
+	Datum		values[3];
+	uint64		total = 0;
+	XLogRecPtr	last_end = InvalidXLogRecPtr;
+	XLogRecPtr	target;
+	bool		in_txn = false;
+	bool		txn_open = false;	/* a MULTI was sent for the current transaction */
+	TransactionId txn_xid = InvalidTransactionId;
+	char		txn_text[64] = "";
+	int			limit = geoshard_cdc_batch_size * RV_PEEK_BATCHES;
+	RvPipe		pipe;
+	int			commits_sent = 0;	/* EXECs in the pipeline */
+	XLogRecPtr	pending_end = InvalidXLogRecPtr;	/* end of the last EXEC'd txn in the pipeline */
+	RvId		pending_pos = {0, 0};
+	char		pending_text[64] = "";
+	bool		ok = true;
+	int			build = pass->build;
+
+	if (!slot_ready)
+	{
+		bool		existed;
+
+		RvExecute(RV_SLOT_QUERY, SPI_OK_SELECT, 0, NULL, NULL);
+		existed = SPI_processed > 0;
+		if (!RvPrepareSlot(pass))
+			return;
+		/* a build's snapshot must be taken after the slot exists: next pass */
+		if (!existed)
+			build = -1;
+	}
+	if (build >= 0)
+	{
+		if (!RvBuildLoad(pass, build))
+		{
+			pass->ok = false;
+			return;
+		}
+		/* step c: upto after S */
+		pass->upto = GetFlushRecPtr(NULL);
+	}
+
+	values[0] = LSNGetDatum(pass->upto);
+	values[1] = Int32GetDatum(limit);
+	values[2] = CStringGetTextDatum(RvIncludeTables());
+	portal = SPI_cursor_open_with_args(NULL, RV_PEEK_QUERY, 3, types, values, NULL, false, 0);
+
+	memset(&pipe, 0, sizeof(pipe));
+	pipe.conn = conn;
+	for (;;)
+	{
+		MemoryContext outer;
+		XLogRecPtr	chunk_end = last_end;
+		int			acked;
+
+		SPI_cursor_fetch(portal, true, geoshard_cdc_batch_size);
+		if (SPI_processed == 0)
+			break;
+		total += SPI_processed;
+		outer = MemoryContextSwitchTo(batch_context);
+		memset(&pipe, 0, sizeof(pipe));
+		pipe.conn = conn;
+		commits_sent = 0;
+		for (uint64 r = 0; r < SPI_processed && ok; r++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			XLogRecPtr	lsn = DatumGetLSN(SPI_getbinval(tuple, desc, 1, &isnull));
+			char	   *id = SPI_getvalue(tuple, desc, 2);
+			char	   *action = SPI_getvalue(tuple, desc, 3);
+			RvId		event;
+
+			if (!RvParseId(id, &event) || action == NULL || action[0] == '\0')
+			{
+				snprintf(pass->error, sizeof(pass->error), "event with an invalid id or action at LSN %X/%X",
+						 LSN_FORMAT_ARGS(lsn));
+				ok = false;
+				break;
+			}
+			if (strcmp(action, "B") == 0)
+			{
+				char	   *xid = SPI_getvalue(tuple, desc, 6);
+
+				in_txn = true;
+				txn_open = false;
+				txn_xid = xid != NULL ? (TransactionId) strtoul(xid, NULL, 10) : InvalidTransactionId;
+				recent_xids[recent_next] = txn_xid;
+				recent_next = (recent_next + 1) % REDISVIEW_RECENT_XIDS;
+			}
+			else if (strcmp(action, "C") == 0)
+			{
+				in_txn = false;
+				strlcpy(txn_text, id, sizeof(txn_text));
+				if (txn_open)
+				{
+					const char *set[3] = {"SET", RV_POSITION_KEY, txn_text};
+					const char *exec[1] = {"EXEC"};
+					size_t		setlens[3] = {3, strlen(RV_POSITION_KEY), strlen(txn_text)};
+					size_t		execlen = 4;
+
+					RvPipeAppend(&pipe, 'Q', -1, NULL, 3, set, setlens);
+					RvPipeAppend(&pipe, 'E', -1, NULL, 1, exec, &execlen);
+					commits_sent++;
+					pending_pos = event;
+					strlcpy(pending_text, txn_text, sizeof(pending_text));
+				}
+				txn_open = false;
+				chunk_end = lsn;
+				pending_end = lsn;
+			}
+			else if (action[0] == 'I' || action[0] == 'U' || action[0] == 'D' || action[0] == 'T')
+			{
+				int			targets[REDISVIEW_MAX_VIEWS];
+				int			nt = RvViewsOf(SPI_getvalue(tuple, desc, 4), SPI_getvalue(tuple, desc, 5), targets);
+				Jsonb	   *pk = RvColumnJsonb(tuple, desc, 7);
+				Jsonb	   *row = RvColumnJsonb(tuple, desc, 8);
+				Jsonb	   *identity = RvColumnJsonb(tuple, desc, 9);
+				bool		live_ok = !RvIdAfter(&position, &event) && !(position.lsn == event.lsn && position.n == event.n);
+
+				for (int t = 0; t < nt; t++)
+				{
+					RvView	   *view = &views[targets[t]];
+					int64		gens[2];
+					int			ngens = 0;
+
+					if (view->gen != 0 && live_ok)
+						gens[ngens++] = view->gen;
+					if (view->building && !RvSnapshotSaw(&view->snap, txn_xid))
+						gens[ngens++] = view->build_gen;
+					for (int g = 0; g < ngens; g++)
+					{
+						bool		skipped;
+						int			delta;
+
+						if (!txn_open)
+						{
+							const char *multi[1] = {"MULTI"};
+							size_t		multilen = 5;
+
+							RvPipeAppend(&pipe, 'M', -1, NULL, 1, multi, &multilen);
+							txn_open = true;
+						}
+						if (action[0] == 'T')
+						{
+							/* the generation is emptied: its keys are unlinked in the block */
+							continue;
+						}
+						delta = RvAppendRow(&pipe, view, targets[t], gens[g], action[0], pk, row,
+											action[0] == 'U' ? identity : NULL, true, &skipped);
+						if (g == 0 && view->gen != 0 && live_ok)
+						{
+							statuses[targets[t]].keys += delta;
+							statuses[targets[t]].applied++;
+							view->window_rows++;
+							if (skipped)
+							{
+								statuses[targets[t]].skipped++;
+								if (!view->range_logged)
+									ereport(LOG,
+											(errmsg("redis view \"%s\" skipped a row of \"%s.%s\" without a position Redis can store",
+													view->name, view->schema, view->table),
+											 errdetail("Redis GEO sets take latitudes within +/-85.05112878 and longitudes within +/-180; such rows are counted in geoshard.redisview_status.skipped.")));
+								view->range_logged = true;
+							}
+						}
+					}
+					if (action[0] == 'T')
+						view->need_build = true;
+				}
+			}
+			/* other events (messages) are not ours */
+		}
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(outer);
+
+		if (ok && pipe.n > 0)
+		{
+			/* a transaction still open at the batch's end stays queued in Redis */
+			ok = RvPipeFlush(&pipe, pass->error, sizeof(pass->error), &acked);
+			if (ok && commits_sent > 0)
+			{
+				position = pending_pos;
+				strlcpy(position_text, pending_text, sizeof(position_text));
+			}
+		}
+		MemoryContextReset(batch_context);
+		if (!ok)
+			break;
+		last_end = in_txn ? chunk_end : Max(chunk_end, pending_end);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+
+	target = last_end;
+	more = ok && total >= (uint64) limit;
+	if (ok && !more && !in_txn)
+	{
+		target = Max(target, pass->upto);
+		/* step d: caught up to upto, the built generations go live */
+		for (int i = 0; i < nviews; i++)
+			if (views[i].building && !RvBuildSwitch(pass, i))
+			{
+				ok = false;
+				break;
+			}
+	}
+	if (target > confirmed)
+	{
+		Datum		lsn = LSNGetDatum(target);
+		Oid			type = LSNOID;
+
+		pgstat_report_activity(STATE_RUNNING, "advancing the redisview slot");
+		RvExecute("SELECT pg_catalog.pg_replication_slot_advance('" RV_SLOT "', $1)",
+				  SPI_OK_SELECT, 1, &type, &lsn);
+		confirmed = target;
+	}
+	pass->ok = ok;
+}
+
+static void
+RvPassWork(void *arg)
+{
+	RvPass	   *pass = (RvPass *) arg;
+	MemoryContext context = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		RvPassBody(pass);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		strlcpy(pass->error, edata->message, sizeof(pass->error));
+		FreeErrorData(edata);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/* Drop the slot when no view is left, so that it holds no WAL. */
+static void
+RvDropSlot(void *arg)
+{
+	RvExecute(RV_SLOT_QUERY, SPI_OK_SELECT, 0, NULL, NULL);
+	if (SPI_processed > 0)
+	{
+		RvExecute("SELECT pg_catalog.pg_drop_replication_slot('" RV_SLOT "')", SPI_OK_SELECT, 0, NULL, NULL);
+		ereport(LOG, (errmsg("geoshard redisview dropped replication slot \"%s\": no view left", RV_SLOT)));
+	}
+	slot_ready = false;
+}
+
+static bool
+RvRunPass(XLogRecPtr upto, int build)
+{
+	RvPass		pass;
+	GeoshardWorkResult result;
+
+	memset(&pass, 0, sizeof(pass));
+	pass.upto = upto;
+	pass.build = build;
+	pass.ok = true;
+	result = GeoshardWorkerRun(build >= 0 ? "building a redis view" : "applying changes to redis views",
+							   RvPassWork, &pass);
+	/* commands never sent, or a MULTI left open in Redis, would run ahead of the next pass */
+	if (conn != NULL && (RedisPending(conn) > 0 || multi_queued >= 0))
+		RvDisconnect();
+	if (result != GEOSHARD_WORK_DONE || !pass.ok)
+	{
+		/*
+		 * A failed build waits its own backoff, so that a view whose build
+		 * keeps failing (its table dropped, say) does not hold the others.
+		 */
+		if (build >= 0 && build < nviews)
+		{
+			RvView	   *view = &views[build];
+
+			view->build_failures = Min(view->build_failures + 1, 30);
+			view->build_retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   GeoshardWorkerRetryDelay(view->build_failures));
+		}
+		/* a build in flight is dropped: it starts again from a new snapshot */
+		for (int i = 0; i < nviews; i++)
+			if (views[i].building)
+			{
+				views[i].building = false;
+				views[i].need_build = true;
+				RvGarbageAdd(views[i].name, views[i].build_gen, false);
+			}
+		if (result == GEOSHARD_WORK_FAILED)
+			slot_ready = false;
+		if (build >= 0 && build < nviews && conn != NULL && result != GEOSHARD_WORK_NO_EXTENSION)
+		{
+			/* the build's own failure: an error of that view (logged above if an ERROR) */
+			RedisViewStatus *status = &statuses[build];
+
+			strlcpy(status->last_error, pass.error[0] != '\0' ? pass.error : "an error, see the server log",
+					REDISVIEW_ERROR_LEN);
+			status->last_error_at = GetCurrentTimestamp();
+			status->state = REDISVIEW_STATE_RETRYING;
+		}
+		else
+			RvFail("%s", pass.error[0] != '\0' ? pass.error :
+				   result == GEOSHARD_WORK_NO_EXTENSION ? "extension geoshard is not created" :
+				   "an error, see the server log");
+		if (result == GEOSHARD_WORK_FAILED)
+			retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), GeoshardWorkerRetryDelay(failures));
+		/* a failed build has its own backoff; the other views go on at once */
+		if (build >= 0)
+		{
+			retry_at = 0;
+			failures = 0;
+		}
+		return false;
+	}
+	if (build >= 0 && build < nviews)
+		views[build].build_failures = 0;
+	failures = 0;
+	retry_at = 0;
+	last_error[0] = '\0';
+	return true;
+}
+
+static void
+RvUpdateStatus(XLogRecPtr flush, TimestampTz now, bool caught_up)
+{
+	for (int i = 0; i < nviews; i++)
+	{
+		RvView	   *view = &views[i];
+		RedisViewStatus *s = &statuses[i];
+		long		ms = TimestampDifferenceMilliseconds(view->window_start, now);
+
+		if (!view->enabled)
+		{
+			s->state = REDISVIEW_STATE_DISABLED;
+			continue;
+		}
+		s->lag_bytes = flush > confirmed ? flush - confirmed : 0;
+		if (caught_up && view->gen != 0 && !view->need_build)
+		{
+			s->behind_since = 0;
+			if (s->state != REDISVIEW_STATE_BUILDING)
+				s->state = REDISVIEW_STATE_STREAMING;
+		}
+		else if (s->behind_since == 0)
+			s->behind_since = now;
+		if (view->window_start == 0)
+			view->window_start = now;
+		else if (ms >= 1000)
+		{
+			s->rows_per_s = view->window_rows * 1000.0 / ms;
+			view->window_rows = 0;
+			view->window_start = now;
+		}
+	}
+	RedisViewStatusPublish(statuses, nviews);
+}
+
+/* Entry point of the redisview worker (core/worker.c registers it). */
+void
+GeoshardRedisviewMain(Datum main_arg)
+{
+	TimestampTz next_reload = 0;
+	TimestampTz next_heartbeat = 0;
+	XLogRecPtr	heartbeat_end = InvalidXLogRecPtr;
+	bool		logged_wal_level = false;
+	bool		paused = false;
+
+	GeoshardWorkerStart("geoshard redisview");
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = RvEmitLogHook;
+	batch_context = AllocSetContextCreate(CurrentMemoryContext, "geoshard redisview batch",
+										  ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		bool		reloaded;
+		bool		any_enabled = false;
+		bool		caught_up = false;
+		TimestampTz now;
+		XLogRecPtr	flush;
+		int			build = -1;
+
+		reloaded = GeoshardWorkerWait(paused || nviews == 0 ? RV_IDLE_MS : geoshard_cdc_poll_interval);
+		now = GetCurrentTimestamp();
+
+		if (!geoshard_redisview_enabled)
+		{
+			if (!paused)
+			{
+				ereport(LOG, (errmsg("geoshard redisview is disabled")));
+				if (conn != NULL)
+					RvDisconnect();
+				for (int i = 0; i < nviews; i++)
+					statuses[i].state = REDISVIEW_STATE_DISABLED;
+				RedisViewStatusPublish(statuses, nviews);
+				paused = true;
+			}
+			continue;
+		}
+		paused = false;
+		if (wal_level < WAL_LEVEL_LOGICAL)
+		{
+			if (!logged_wal_level)
+				ereport(LOG,
+						(errmsg("geoshard redisview cannot run: wal_level is not logical"),
+						 errhint("Set wal_level = logical and restart the server.")));
+			logged_wal_level = true;
+			continue;
+		}
+
+		if (reloaded || now >= next_reload)
+		{
+			int			before = nviews;
+
+			(void) GeoshardWorkerRun("reading geoshard.redis_views", RvLoadViews, NULL);
+			next_reload = TimestampTzPlusMilliseconds(now, RV_RELOAD_MS);
+			if (catalog_exists && nviews == 0 && (before > 0 || slot_ready || next_heartbeat == 0))
+				(void) GeoshardWorkerRun("dropping the redisview slot", RvDropSlot, NULL);
+			RedisViewStatusPublish(statuses, nviews);
+		}
+		for (int i = 0; i < nviews; i++)
+			any_enabled |= views[i].enabled;
+		if (!any_enabled && ngarbage == 0)
+		{
+			next_heartbeat = Max(next_heartbeat, 1);
+			continue;
+		}
+		if (retry_at > now)
+			continue;
+		if (conn == NULL && !RvConnect())
+		{
+			RvUpdateStatus(GetFlushRecPtr(NULL), now, false);
+			continue;
+		}
+		if (ngarbage > 0 && !RvCollectGarbage())
+		{
+			RvDisconnect();
+			RvFail("could not delete old generations");
+			continue;
+		}
+		if (!any_enabled)
+			continue;
+
+		for (int i = 0; i < nviews && build < 0; i++)
+			if (views[i].enabled && views[i].need_build && !views[i].building &&
+				views[i].build_retry_at <= now)
+				build = i;
+
+		flush = GetFlushRecPtr(NULL);
+		if (build >= 0 || !slot_ready || more || flush > confirmed)
+		{
+			if (RvRunPass(flush, build))
+			{
+				caught_up = !more && confirmed >= flush;
+				if (ngarbage > 0 && conn != NULL && !RvCollectGarbage())
+					RvDisconnect();
+			}
+		}
+		else
+			caught_up = true;
+		now = GetCurrentTimestamp();
+		RvUpdateStatus(GetFlushRecPtr(NULL), now, caught_up);
+
+		/* as the cdc worker: a record of running transactions lets the slot release WAL */
+		if (geoshard_cdc_heartbeat_interval > 0 && now >= next_heartbeat)
+		{
+			if (GetXLogInsertRecPtr() != heartbeat_end)
+				heartbeat_end = LogStandbySnapshot();
+			next_heartbeat = TimestampTzPlusMilliseconds(now, geoshard_cdc_heartbeat_interval);
+		}
+	}
+}
