@@ -100,7 +100,7 @@ PROVE_TESTS = test/t/*.pl
 
 # libpq-fe.h: PostgreSQL's include directory, else where pkg-config finds libpq
 PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir) $(shell pkg-config --cflags-only-I libpq 2>/dev/null)
-SHLIB_LINK = -lmaxminddb -lcurl $(libpq)
+SHLIB_LINK = -lmaxminddb -lcurl -lraft $(libpq)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 # Where this Makefile lives, known before PGXS (which may be missing on a fresh machine).
