@@ -39,6 +39,12 @@ double		geoshard_health_degraded_penalty_ms = 100.0;
 int			geoshard_health_panic_threshold = 50;
 int			geoshard_health_events_max_age = 7 * 24 * 3600;
 
+/* raft */
+bool		geoshard_raft_enabled = true;
+int			geoshard_raft_heartbeat_ms = 30;
+int			geoshard_raft_election_timeout_ms = 150;
+int			geoshard_raft_propose_timeout_ms = 10000;
+
 static const struct config_enum_entry geoip_layout_options[] = {
 	{"auto", GEOIP_LAYOUT_AUTO, false},
 	{"maxmind", GEOIP_LAYOUT_MAXMIND, false},
@@ -306,6 +312,49 @@ GeoshardGucInit(void)
 							PG_INT32_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/* ---- raft ---- */
+	DefineCustomBoolVariable("geoshard.raft_enabled",
+							 "Runs this node's member of a raft group.",
+							 "Off stops the raft worker's participation; the node's stored state is kept.",
+							 &geoshard_raft_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.raft_heartbeat_ms",
+							"Sets how often a raft leader sends heartbeats to idle followers.",
+							"Capped at half of geoshard.raft_election_timeout_ms.",
+							&geoshard_raft_heartbeat_ms,
+							30,
+							5,
+							60 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.raft_election_timeout_ms",
+							"Sets how long a raft follower waits without a leader before it starts an election.",
+							"Each wait is drawn between this value and twice it; use the same value on every node.",
+							&geoshard_raft_election_timeout_ms,
+							150,
+							20,
+							10 * 60 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.raft_propose_timeout_ms",
+							"Sets how long a raft proposal waits to be committed and applied.",
+							NULL,
+							&geoshard_raft_propose_timeout_ms,
+							10000,
+							1,
+							PG_INT32_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	if (process_shared_preload_libraries_in_progress)

@@ -47,6 +47,12 @@ extern double geoshard_health_degraded_penalty_ms;
 extern int	geoshard_health_panic_threshold;
 extern int	geoshard_health_events_max_age;
 
+/* geoshard.raft_*: the raft worker and proposals (times in ms) */
+extern bool geoshard_raft_enabled;
+extern int	geoshard_raft_heartbeat_ms;
+extern int	geoshard_raft_election_timeout_ms;
+extern int	geoshard_raft_propose_timeout_ms;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_CORE_GUC_H */

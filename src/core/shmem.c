@@ -23,6 +23,7 @@
 #include "core/shmem.h"
 #include "crdt/hlc.h"
 #include "health/breaker.h"
+#include "raft/raft_shmem.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -56,6 +57,7 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard routing", RoutingShmemSize, 1, RoutingShmemInit},
 	{"geoshard latency", LatencyShmemSize, 1, LatencyShmemInit},
 	{"geoshard health", HealthShmemSize, 1, HealthShmemInit},
+	{"geoshard raft", RaftShmemSize, 1, RaftShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;

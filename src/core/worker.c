@@ -57,6 +57,7 @@ typedef struct GeoshardWorker
 
 static const GeoshardWorker workers[] = {
 	{"geoshard health", "GeoshardHealthMain"},
+	{"geoshard raft", "GeoshardRaftMain"},
 };
 
 /* this worker's state */
