@@ -109,7 +109,7 @@ CREATE FUNCTION geoshard.raft_add_node(id bigint, name text, conninfo text)
 	AS 'MODULE_PATHNAME', 'raft_add_node'
 	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION geoshard.raft_add_node(bigint, text, text) IS
-	'on the leader: add a voter to the group through the log, one server at a time; returns the index of the committed change';
+	'on the leader: add a node through the log as a standby, then promote it to voter once caught up; returns the index of the promotion';
 REVOKE ALL ON FUNCTION geoshard.raft_add_node(bigint, text, text) FROM PUBLIC;
 
 CREATE FUNCTION geoshard.raft_remove_node(id bigint)

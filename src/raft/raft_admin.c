@@ -390,7 +390,56 @@ get_node_id(FunctionCallInfo fcinfo, int arg)
 	return (uint64) id;
 }
 
-/* raft_add_node(id, name, conninfo): a new voter, through the log. */
+/*
+ * Wait until the leader has replicated its log up to index to node id.
+ * A new node must catch up as a standby before it becomes a voter: a voter
+ * with an empty log could leave a small group without a majority.
+ */
+static void
+wait_caught_up(uint64 id, uint64 index)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   geoshard_raft_propose_timeout_ms);
+
+	for (;;)
+	{
+		uint64		match = 0;
+		bool		leader;
+
+		LWLockAcquire(raft_shared->lock, LW_SHARED);
+		leader = raft_shared->state == RAFT_LEADER;
+		for (int i = 0; i < raft_shared->npeers; i++)
+			if (raft_shared->peers[i].id == id)
+				match = raft_shared->peers[i].match_index;
+		LWLockRelease(raft_shared->lock);
+		if (!leader)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("this node lost the raft leadership while node %llu was catching up",
+							(unsigned long long) id),
+					 errhint("Node %llu stays a standby: remove it with geoshard.raft_remove_node() on the new leader and add it again.",
+							 (unsigned long long) id)));
+		if (match >= index)
+			return;
+		if (TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("raft node %llu did not catch up within %d ms",
+							(unsigned long long) id, geoshard_raft_propose_timeout_ms),
+					 errdetail("It is a standby: it replicates the log but does not vote."),
+					 errhint("Check geoshard.raft_peers and that node %llu can be reached; remove it with geoshard.raft_remove_node() and add it again.",
+							 (unsigned long long) id)));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * raft_add_node(id, name, conninfo): a new voter, through the log: its name,
+ * then the node as a standby, then (caught up) its promotion to voter.
+ */
 PG_FUNCTION_INFO_V1(raft_add_node);
 Datum
 raft_add_node(PG_FUNCTION_ARGS)
@@ -399,6 +448,7 @@ raft_add_node(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *conninfo = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	RaftCommand cmd;
+	uint64		added;
 
 	check_name(name);
 	check_conninfo(conninfo);
@@ -407,7 +457,9 @@ raft_add_node(PG_FUNCTION_ARGS)
 	cmd.key = name;
 	cmd.value = conninfo;
 	(void) propose_command(&cmd);
-	PG_RETURN_INT64((int64) propose(RAFT_PROPOSE_ADD, id, conninfo, (uint32) strlen(conninfo) + 1));
+	added = propose(RAFT_PROPOSE_ADD, id, conninfo, (uint32) strlen(conninfo) + 1);
+	wait_caught_up(id, added);
+	PG_RETURN_INT64((int64) propose(RAFT_PROPOSE_PROMOTE, id, "", 0));
 }
 
 /* raft_remove_node(id): a member leaves, through the log. */

@@ -30,7 +30,8 @@ typedef enum RaftSlotState
 typedef enum RaftProposalKind
 {
 	RAFT_PROPOSE_COMMAND,		/* data: an encoded RaftCommand */
-	RAFT_PROPOSE_ADD,			/* node_id joins as a voter; data: its conninfo */
+	RAFT_PROPOSE_ADD,			/* node_id joins as a standby; data: its conninfo */
+	RAFT_PROPOSE_PROMOTE,		/* standby node_id becomes a voter */
 	RAFT_PROPOSE_REMOVE			/* node_id leaves */
 } RaftProposalKind;
 

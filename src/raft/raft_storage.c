@@ -13,10 +13,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "raft/raft_message.h"
@@ -69,6 +71,23 @@ get_int8(int row, int col)
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
 
 	return isnull ? 0 : (uint64) DatumGetInt64(d);
+}
+
+static bool waiting_for_update_logged = false;
+
+/* Are the raft tables there (the extension may still be at 0.3)? */
+bool
+RaftStorageExists(void)
+{
+	Oid			nspid = get_namespace_oid("geoshard", true);
+	bool		exists = OidIsValid(nspid) && OidIsValid(get_relname_relid("raft_state", nspid));
+
+	if (!exists && !waiting_for_update_logged)
+		ereport(LOG,
+				(errmsg("geoshard raft is waiting for ALTER EXTENSION geoshard UPDATE"),
+				 errdetail("Table geoshard.raft_state does not exist.")));
+	waiting_for_update_logged = !exists;
+	return exists;
 }
 
 /* This node's hard state; false when it is in no group. */

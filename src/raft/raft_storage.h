@@ -29,6 +29,7 @@ typedef struct RaftHardState
 } RaftHardState;
 
 extern void RaftStorageForceSync(void);
+extern bool RaftStorageExists(void);
 extern bool RaftStorageLoadState(RaftHardState *hs);
 extern RaftLogEntry *RaftStorageLoadLog(uint64 *n, MemoryContext cxt);
 extern void RaftStorageSaveHardState(uint64 term, uint64 voted_for);

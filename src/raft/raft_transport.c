@@ -4,8 +4,8 @@
  *	  sends its messages as calls of geoshard.raft_receive(bytea).
  *
  * Runs in the raft worker.  Messages for a peer accumulate in its outbox (one
- * batch: an envelope, then messages) while a call is in flight; the next
- * call sends them all.  Nothing here blocks: connections start with
+ * batch: an envelope, then messages) while it connects or a call is in
+ * flight; the next call sends them all.  Nothing here blocks: connections start with
  * PQconnectStartParams and advance with PQconnectPoll when their socket is
  * ready, calls go out with PQsendQueryParams in non-blocking mode and their
  * results come back through PQconsumeInput.  A failed connection or call is
@@ -218,8 +218,8 @@ RaftTransportQueue(const struct raft_message *msg)
 			p->adhoc = true;
 		MemoryContextSwitchTo(old);
 	}
-	if (p == NULL || p->state == PEER_DOWN || p->state == PEER_CONNECTING ||
-		p->out_count >= RAFT_MESSAGES_MAX)
+	/* a peer still connecting gets its messages once connected */
+	if (p == NULL || p->out_count >= RAFT_MESSAGES_MAX)
 		return;
 
 	old = MemoryContextSwitchTo(transport_cxt);
@@ -382,6 +382,13 @@ RaftTransportPump(uint64 now)
 				disconnect(p, now, "raft_receive call timed out");
 				continue;
 			}
+		}
+		/* an idle connection's socket turns readable when the peer closes it */
+		if (p->state == PEER_IDLE &&
+			(!PQconsumeInput(p->conn) || PQstatus(p->conn) == CONNECTION_BAD))
+		{
+			disconnect(p, now, PQerrorMessage(p->conn));
+			continue;
 		}
 		if (p->state == PEER_IDLE && p->out_count > 0)
 			send_outbox(p, now);

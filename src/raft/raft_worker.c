@@ -43,6 +43,9 @@
 #include "raft/raft_transport.h"
 #include "raft/raft_worker.h"
 
+/* how often a worker in no group looks for stored state without being woken */
+#define RAFT_IDLE_RECHECK_MS 5000
+
 static struct raft raft;
 static bool started = false;
 static RaftHardState hard_state;
@@ -319,7 +322,7 @@ try_start(void)
 	char	   *batch = NULL;
 	int			rv;
 
-	if (GeoshardWorkerBeginWork("loading raft state"))
+	if (GeoshardWorkerBeginWork("loading raft state") && RaftStorageExists())
 	{
 		found = RaftStorageLoadState(&hard_state);
 		if (found)
@@ -546,13 +549,26 @@ build_entry(RaftProposalKind kind, uint64 node_id, const char *data, uint32 len,
 	{
 		const struct raft_server *s = &raft.configuration.servers[i];
 
+		int			role = s->role;
+
 		if (s->id == node_id)
 		{
 			found = true;
 			if (kind == RAFT_PROPOSE_REMOVE)
 				continue;
+			if (kind == RAFT_PROPOSE_PROMOTE)
+			{
+				if (role == RAFT_VOTER)
+				{
+					snprintf(error, RAFT_ERROR_BYTES, "node %llu is already a voter",
+							 (unsigned long long) node_id);
+					raft_configuration_close(&conf);
+					return false;
+				}
+				role = RAFT_VOTER;
+			}
 		}
-		rv = raft_configuration_add(&conf, s->id, s->address, s->role);
+		rv = raft_configuration_add(&conf, s->id, s->address, role);
 	}
 	if (rv == 0 && kind == RAFT_PROPOSE_ADD)
 	{
@@ -562,9 +578,10 @@ build_entry(RaftProposalKind kind, uint64 node_id, const char *data, uint32 len,
 			raft_configuration_close(&conf);
 			return false;
 		}
-		rv = raft_configuration_add(&conf, node_id, data, RAFT_VOTER);
+		/* a standby first: it catches up before it counts in any majority */
+		rv = raft_configuration_add(&conf, node_id, data, RAFT_STANDBY);
 	}
-	if (rv == 0 && kind == RAFT_PROPOSE_REMOVE && !found)
+	if (rv == 0 && kind != RAFT_PROPOSE_ADD && !found)
 	{
 		snprintf(error, RAFT_ERROR_BYTES, "node %llu is not a member", (unsigned long long) node_id);
 		raft_configuration_close(&conf);
@@ -743,7 +760,8 @@ GeoshardRaftMain(Datum main_arg)
 
 	for (;;)
 	{
-		long		timeout = 1000;
+		/* in no group yet: raft_bootstrap and raft_join wake us at commit */
+		long		timeout = started ? 1000 : RAFT_IDLE_RECHECK_MS;
 		uint64		now = now_ms();
 
 		MemoryContextSwitchTo(loop_cxt);

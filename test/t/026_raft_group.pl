@@ -5,6 +5,8 @@
 # commits a new proposal everywhere, the killed node catching up after its
 # restart with tables identical to the others', malformed raft_receive
 # payloads refused without harm, and messages of another group refused.
+# First, the message decoder is fuzzed in-process (test/fuzz): mutated
+# batches are refused or decode to what encodes back to the same bytes.
 use strict;
 use warnings FATAL => 'all';
 
@@ -36,6 +38,30 @@ sub new_node
 }
 
 $node{$_} = new_node($_) foreach (1, 2, 3);
+
+# 0. Fuzzing the decoder: seeds of every message type, mutated.
+{
+	my $env = sub {
+		my ($count) = @_;
+		my $address = 'host=192.0.2.2 port=5432';
+		return pack('a3 C a16 Q> Q> n a* N', 'GSR', 1, "\x07" x 16, 2, 1, length($address), $address, $count);
+	};
+	my $rv = pack('C Q> Q> Q> Q> C', 3, 5, 2, 10, 4, 2);
+	my $rvr = pack('C Q> C n n', 4, 5, 4, 1, 0);
+	my $ae = pack('C Q> Q> Q> Q> N', 1, 5, 9, 4, 8, 2) . pack('Q> C N a*', 5, 1, 3, 'abc') . pack('Q> C N', 5, 2, 0);
+	my $aer = pack('C Q> Q> Q> n n', 2, 5, 0, 11, 1, 0);
+	my $tn = pack('C Q> Q> Q>', 6, 5, 11, 5);
+	my @seeds = ($env->(1) . $rv, $env->(1) . $rvr, $env->(1) . $ae, $env->(1) . $aer, $env->(1) . $tn,
+		$env->(3) . $rv . $ae . $tn, $env->(1) . pack('C Q> Q> Q> Q> N', 1, 5, 9, 4, 8, 0));
+	my $array = 'ARRAY[' . join(', ', map { "'\\x" . unpack('H*', $_) . "'::bytea" } @seeds) . ']';
+	$node{1}->safe_psql('postgres', 'CREATE EXTENSION geoshard_fuzz');
+	my ($accepted, $rejected) = split /\|/,
+	  $node{1}->safe_psql('postgres', "SELECT * FROM geoshard_fuzz_raft($array, 1000000, 20261130)");
+	is($accepted + $rejected, 1000000, 'raft decoder: 1000000 mutated batches each accepted or refused');
+	cmp_ok($rejected, '>', 0, "raft decoder: mutations were refused ($rejected)");
+	cmp_ok($accepted, '>', 0, "raft decoder: some mutations were valid and encode back identically ($accepted)");
+	$node{1}->safe_psql('postgres', 'DROP EXTENSION geoshard_fuzz');
+}
 
 # Which node does each live node see as leader?  Returns the leader's id once
 # every given node agrees on one of them that calls itself leader, else undef.
@@ -232,12 +258,19 @@ isnt($other, $cluster_id, 'a second group gets its own cluster id');
 is(wait_leader(4), 4, 'the second group elects its founder');
 ($ret, $out, $err) = $node{4}->psql('postgres',
 	"SET geoshard.raft_propose_timeout_ms = 3000; SELECT geoshard.raft_add_node(1, 'n1', '$conninfo{1}')");
-like($err, qr/not committed within 3000 ms/, 'node 1 never acknowledges the other group');
+like($err, qr/raft node 1 did not catch up within 3000 ms/, 'node 1 never acknowledges the other group');
 ok( $node{4}->poll_query_until('postgres',
 		q{SELECT last_error ~ 'raft message from cluster .* refused' FROM geoshard.raft_peers WHERE node = 1}),
 	'node 1 refused the other group\'s messages');
 is($node{1}->safe_psql('postgres', 'SELECT cluster_id FROM geoshard.raft_status'), $cluster_id,
 	'node 1 stays in its own group');
+is($node{4}->safe_psql('postgres', q{SELECT string_agg(format('%s:%s', id, role), ',' ORDER BY id) FROM geoshard.nodes}),
+	'1:standby,4:voter', 'the other group holds node 1 as a standby, outside its majority');
+$node{4}->safe_psql('postgres', 'SELECT geoshard.raft_remove_node(1)');
+is($node{4}->safe_psql('postgres', q{SELECT string_agg(format('%s:%s', id, role), ',' ORDER BY id) FROM geoshard.nodes}),
+	'4:voter', 'raft_remove_node takes it out through the log');
+ok( $node{4}->poll_query_until('postgres', 'SELECT count(*) = 0 FROM geoshard.raft_peers'),
+	'and the worker stops talking to it');
 propose("SELECT geoshard.raft_set_setting('still.works', 'yes')", 1, 2, 3);
 wait_same('after the other group', 'after.garbage=ok,breaker.cooldown=7000,still.works=yes', 1, 2, 3);
 
