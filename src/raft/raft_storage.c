@@ -287,9 +287,15 @@ RaftStorageApplyConfiguration(const struct raft_configuration *conf)
 			ivalues[1] = CStringGetTextDatum(name);
 			ivalues[2] = values[1];
 			ivalues[3] = values[2];
+			/* a member named by no command yet; the name may be taken alike everywhere */
 			check(SPI_execute_with_args("INSERT INTO geoshard.nodes (id, name, conninfo, role) "
-										"VALUES ($1, $2, $3, $4)", 4, itypes, ivalues, NULL, false, 0),
+										"VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+										4, itypes, ivalues, NULL, false, 0),
 				  SPI_OK_INSERT, "inserting a member");
+			if (SPI_processed == 0)
+				ereport(LOG,
+						(errmsg("geoshard raft member %llu is not listed in geoshard.nodes: the name \"%s\" is taken",
+								(unsigned long long) s->id, name)));
 		}
 	}
 	idarray = construct_array(ids, (int) conf->n, INT8OID, 8, true, TYPALIGN_DOUBLE);

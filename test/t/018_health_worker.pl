@@ -158,7 +158,7 @@ $node->safe_psql('postgres', q{SELECT geoshard.set_region_breaker('up', 'auto')}
 is($node->safe_psql('postgres', q{SELECT (geoshard.probe_now('up')).up}), 't', 'and probes');
 my $log = slurp_file($node->logfile, $log_offset);
 unlike($log, qr/"geoshard health".*exited with exit code 1|ERROR/, 'no error in the log since');
-my @waits = (slurp_file($node->logfile) =~ /waiting for CREATE EXTENSION/g);
+my @waits = (slurp_file($node->logfile) =~ /geoshard health is waiting for CREATE EXTENSION/g);
 is(scalar @waits, 1, 'waiting for the extension was logged once');
 
 $tcp->kill_kill;
