@@ -120,6 +120,14 @@ COMMENT ON FUNCTION geoshard.raft_remove_node(bigint) IS
 	'on the leader: remove a member from the group through the log; returns the index of the committed change';
 REVOKE ALL ON FUNCTION geoshard.raft_remove_node(bigint) FROM PUBLIC;
 
+CREATE FUNCTION geoshard.raft_transfer_leadership(id bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'raft_transfer_leadership'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION geoshard.raft_transfer_leadership(bigint) IS
+	'on the leader: hand the leadership to another voter; returns once this node sees it lead';
+REVOKE ALL ON FUNCTION geoshard.raft_transfer_leadership(bigint) FROM PUBLIC;
+
 CREATE FUNCTION geoshard.raft_set_setting(key text, value text)
 	RETURNS bigint
 	AS 'MODULE_PATHNAME', 'raft_set_setting'

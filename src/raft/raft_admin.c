@@ -2,7 +2,7 @@
  * src/raft/raft_admin.c
  *	  The SQL functions that create, join and change a raft group and
  *	  propose replicated commands: raft_bootstrap, raft_join, raft_add_node,
- *	  raft_remove_node, raft_set_setting.
+ *	  raft_remove_node, raft_transfer_leadership, raft_set_setting.
  *
  * Runs in ordinary backends.  bootstrap and join only write this node's
  * initial state (synchronously) and wake the raft worker once they commit.
@@ -509,4 +509,15 @@ raft_set_setting(PG_FUNCTION_ARGS)
 							strlen(cmd.value))));
 	}
 	PG_RETURN_INT64((int64) propose_command(&cmd));
+}
+
+/* raft_transfer_leadership(id): hand the leadership to a voter; returns once it leads. */
+PG_FUNCTION_INFO_V1(raft_transfer_leadership);
+Datum
+raft_transfer_leadership(PG_FUNCTION_ARGS)
+{
+	uint64		id = get_node_id(fcinfo, 0);
+
+	(void) propose(RAFT_PROPOSE_TRANSFER, id, "", 0);
+	PG_RETURN_VOID();
 }

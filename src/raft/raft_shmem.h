@@ -32,7 +32,8 @@ typedef enum RaftProposalKind
 	RAFT_PROPOSE_COMMAND,		/* data: an encoded RaftCommand */
 	RAFT_PROPOSE_ADD,			/* node_id joins as a standby; data: its conninfo */
 	RAFT_PROPOSE_PROMOTE,		/* standby node_id becomes a voter */
-	RAFT_PROPOSE_REMOVE			/* node_id leaves */
+	RAFT_PROPOSE_REMOVE,		/* node_id leaves */
+	RAFT_PROPOSE_TRANSFER		/* leadership goes to node_id (no log entry) */
 } RaftProposalKind;
 
 typedef struct RaftProposal

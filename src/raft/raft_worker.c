@@ -173,6 +173,29 @@ notify_proposals(void)
 	{
 		RaftProposal *p = &raft_shared->proposals[i];
 
+		if (p->state == RAFT_SLOT_SUBMITTED && p->kind == RAFT_PROPOSE_TRANSFER)
+		{
+			raft_id		leader;
+			const char *leader_address;
+
+			raft_leader(&raft, &leader, &leader_address);
+			if (leader == p->node_id)
+				p->state = RAFT_SLOT_DONE;
+			else if (raft_state(&raft) == RAFT_LEADER && raft_transferee(&raft) == 0)
+			{
+				p->state = RAFT_SLOT_FAILED;
+				snprintf(p->error, RAFT_ERROR_BYTES,
+						 "node %llu did not take over within the election timeout",
+						 (unsigned long long) p->node_id);
+			}
+			else
+				continue;
+			if (p->abandoned)
+				p->state = RAFT_SLOT_FREE;
+			else if (p->latch)
+				SetLatch(p->latch);
+			continue;
+		}
 		if (p->state != RAFT_SLOT_SUBMITTED || p->index == 0 || applied < p->index)
 			continue;
 		if (p->index <= log_n && log_entries[p->index - 1].term == p->term)
@@ -642,6 +665,23 @@ take_proposals(void)
 		p->index = 0;
 		LWLockRelease(raft_shared->lock);
 
+		if (kind == RAFT_PROPOSE_TRANSFER)
+		{
+			memset(&ev, 0, sizeof(ev));
+			ev.type = RAFT_TRANSFER;
+			ev.transfer.server_id = node_id;
+			rv = step(&ev);
+			if (rv == RAFT_BADID)
+				snprintf(error, RAFT_ERROR_BYTES, "node %llu is not another voter of the group",
+						 (unsigned long long) node_id);
+			else
+				strlcpy(error, raft_errmsg(&raft), RAFT_ERROR_BYTES);
+			LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+			if (rv != 0)
+				fail_proposal(p, rv == RAFT_NOTLEADER, 0, error);
+			LWLockRelease(raft_shared->lock);
+			continue;
+		}
 		if (!build_entry(kind, node_id, data, len, &entry, error))
 		{
 			LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);

@@ -3,7 +3,8 @@
 # proposed on the leader applied on all three (and refused on a follower
 # with the leader named), the leader SIGKILLed and a new leader elected that
 # commits a new proposal everywhere, the killed node catching up after its
-# restart with tables identical to the others', malformed raft_receive
+# restart with tables identical to the others', leadership transferred on
+# request, malformed raft_receive
 # payloads refused without harm, and messages of another group refused.
 # First, the message decoder is fuzzed in-process (test/fuzz): mutated
 # batches are refused or decode to what encodes back to the same bytes.
@@ -208,6 +209,19 @@ is( $node{$leader}->safe_psql('postgres',
 		q{SELECT count(*) FROM geoshard.raft_log l JOIN geoshard.raft_state s ON true WHERE l.index <= s.applied_index}),
 	$node{$leader}->safe_psql('postgres', 'SELECT applied_index FROM geoshard.raft_state'),
 	'the restarted node stored every entry it applied');
+
+# 5b. Leadership moves on request, to voters only.
+$leader = wait_leader(1, 2, 3);
+my ($to) = grep { $_ != $leader } 1, 2, 3;
+($ret, $out, $err) = $node{$leader}->psql('postgres', 'SELECT geoshard.raft_transfer_leadership(99)');
+like($err, qr/raft proposal failed: node 99 is not another voter of the group/, 'no transfer to a non-member');
+($ret, $out, $err) = $node{$leader}->psql('postgres', "SELECT geoshard.raft_transfer_leadership($to)");
+is($ret, 0, "leadership transfer from $leader to $to returns");
+is($node{$leader}->safe_psql('postgres', 'SELECT role || \' \' || leader FROM geoshard.raft_status'),
+	"follower $to", "node $leader follows node $to");
+propose("SELECT geoshard.raft_set_setting('after.transfer', 'yes')", 1, 2, 3);
+wait_same('after the transfer', 'after.transfer=yes,breaker.cooldown=7000', 1, 2, 3);
+propose("SELECT geoshard.raft_set_setting('after.transfer', NULL)", 1, 2, 3);
 
 # 6. Malformed payloads are refused, the group is unharmed.
 $leader = wait_leader(1, 2, 3);
