@@ -78,6 +78,21 @@ COMMENT ON TABLE geoshard.settings IS
 	'replicated settings (key, value, index of the log entry that last set it), written through geoshard.raft_set_setting (docs/raft.md)';
 SELECT pg_catalog.pg_extension_config_dump('geoshard.settings', '');
 
+-- On a node in a group, only the raft worker writes the replicated tables.
+CREATE FUNCTION geoshard.raft_guard_dml() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'raft_guard_dml' LANGUAGE C;
+COMMENT ON FUNCTION geoshard.raft_guard_dml() IS
+	'trigger: refuses direct writes to a replicated table on a node in a raft group (the raft worker applies the log)';
+REVOKE ALL ON FUNCTION geoshard.raft_guard_dml() FROM PUBLIC;
+CREATE TRIGGER raft_guard
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON geoshard.settings
+	FOR EACH STATEMENT EXECUTE FUNCTION geoshard.raft_guard_dml();
+ALTER TABLE geoshard.settings ENABLE ALWAYS TRIGGER raft_guard;
+CREATE TRIGGER raft_guard
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON geoshard.nodes
+	FOR EACH STATEMENT EXECUTE FUNCTION geoshard.raft_guard_dml();
+ALTER TABLE geoshard.nodes ENABLE ALWAYS TRIGGER raft_guard;
+
 -- Peers call this on each other over libpq; only the role the operator grants
 -- it to (docs/raft.md: geoshard_raft) may.
 CREATE FUNCTION geoshard.raft_receive(messages bytea)

@@ -2,7 +2,8 @@
  * src/raft/raft_admin.c
  *	  The SQL functions that create, join and change a raft group and
  *	  propose replicated commands: raft_bootstrap, raft_join, raft_add_node,
- *	  raft_remove_node, raft_transfer_leadership, raft_set_setting.
+ *	  raft_remove_node, raft_transfer_leadership, raft_set_setting, and the
+ *	  trigger that keeps direct writes off the replicated tables.
  *
  * Runs in ordinary backends.  bootstrap and join only write this node's
  * initial state (synchronously) and wake the raft worker once they commit.
@@ -13,7 +14,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "libpq-fe.h"
@@ -179,6 +182,26 @@ geoshard_raft_bootstrap(PG_FUNCTION_ARGS)
 	RaftCommandEncode(&cmdbuf, &cmd);
 	insert_entry(2, "command", cmdbuf.data, cmdbuf.len);
 
+	/* then the settings this node had alone: they become the group's */
+	rc = SPI_execute("SELECT key, value FROM geoshard.settings ORDER BY key", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading geoshard.settings failed: %s", SPI_result_code_string(rc));
+	{
+		SPITupleTable *settings = SPI_tuptable;
+		uint64		nsettings = SPI_processed;
+
+		for (uint64 i = 0; i < nsettings; i++)
+		{
+			cmd.kind = RAFT_CMD_SET_SETTING;
+			cmd.node_id = 0;
+			cmd.key = SPI_getvalue(settings->vals[i], settings->tupdesc, 1);
+			cmd.value = SPI_getvalue(settings->vals[i], settings->tupdesc, 2);
+			resetStringInfo(&cmdbuf);
+			RaftCommandEncode(&cmdbuf, &cmd);
+			insert_entry((int64) (3 + i), "command", cmdbuf.data, cmdbuf.len);
+		}
+	}
+
 	values[0] = Int64GetDatum(geoshard_node_id);
 	rc = SPI_execute_with_args("INSERT INTO geoshard.raft_state (cluster_id, node_id, term) "
 							   "VALUES (gen_random_uuid(), $1, 1) RETURNING cluster_id",
@@ -211,6 +234,15 @@ raft_join(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	require_no_group();
+	rc = SPI_execute("SELECT FROM geoshard.settings LIMIT 1", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading geoshard.settings failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this node has settings of its own in geoshard.settings"),
+				 errdetail("A joining node receives the group's settings and must have none."),
+				 errhint("Delete them (DELETE FROM geoshard.settings) and join again, or set them on the group's leader with geoshard.raft_set_setting().")));
 	values[0] = UUIDPGetDatum(cluster_id);
 	values[1] = Int64GetDatum(geoshard_node_id);
 	rc = SPI_execute_with_args("INSERT INTO geoshard.raft_state (cluster_id, node_id) VALUES ($1, $2)",
@@ -229,13 +261,22 @@ state_stored(void)
 {
 	bool		stored;
 	bool		isnull;
+	Oid			save_userid;
+	int			save_sec_context;
 
+	/*
+	 * Read as the bootstrap superuser: the guard trigger runs for roles
+	 * that may write geoshard.settings but not read geoshard.raft_state.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute("SELECT EXISTS (SELECT FROM geoshard.raft_state)", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading geoshard.raft_state failed");
 	stored = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return stored;
 }
 
@@ -520,4 +561,34 @@ raft_transfer_leadership(PG_FUNCTION_ARGS)
 
 	(void) propose(RAFT_PROPOSE_TRANSFER, id, "", 0);
 	PG_RETURN_VOID();
+}
+
+/*
+ * raft_guard_dml(): statement trigger on the replicated tables.  On a node
+ * in a group only the raft worker, applying committed entries, writes
+ * them; a node in no group keeps the tables as plain tables.
+ */
+PG_FUNCTION_INFO_V1(raft_guard_dml);
+Datum
+raft_guard_dml(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *table;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("raft_guard_dml() must be called as a trigger")));
+	if (RaftStorageApplying || !state_stored())
+		return PointerGetDatum(NULL);
+
+	table = RelationGetRelationName(trigdata->tg_relation);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table geoshard.%s is replicated by this node's raft group", table),
+			 errdetail("Only the raft worker writes it, applying committed log entries."),
+			 strcmp(table, "settings") == 0 ?
+			 errhint("Use geoshard.raft_set_setting() on the leader.") :
+			 errhint("Use geoshard.raft_add_node() and geoshard.raft_remove_node() on the leader.")));
+	PG_RETURN_NULL();
 }

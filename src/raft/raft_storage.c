@@ -75,6 +75,9 @@ get_int8(int row, int col)
 
 static bool waiting_for_update_logged = false;
 
+/* true while this process (the raft worker) applies committed entries */
+bool		RaftStorageApplying = false;
+
 /* Are the raft tables there (the extension may still be at 0.3)? */
 bool
 RaftStorageExists(void)

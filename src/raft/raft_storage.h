@@ -28,6 +28,8 @@ typedef struct RaftHardState
 	uint64		applied_index;
 } RaftHardState;
 
+extern bool RaftStorageApplying;
+
 extern void RaftStorageForceSync(void);
 extern bool RaftStorageExists(void);
 extern bool RaftStorageLoadState(RaftHardState *hs);

@@ -227,6 +227,8 @@ apply_committed(void)
 		return;
 
 	begin_work("applying raft entries");
+	/* the guard triggers on the replicated tables let this process through */
+	RaftStorageApplying = true;
 	for (uint64 i = from; i <= target; i++)
 	{
 		RaftLogEntry *le = &log_entries[i - 1];
@@ -247,6 +249,7 @@ apply_committed(void)
 		}
 	}
 	RaftStorageSetApplied(target);
+	RaftStorageApplying = false;
 	end_work(cxt);
 	applied = target;
 

@@ -141,7 +141,14 @@ is(wait_leader(1), 1, 'the founding node leads its group of one');
 my ($ret, $out, $err) = $node{1}->psql('postgres', "SELECT geoshard.raft_bootstrap('n1', '$conninfo{1}')");
 like($err, qr/already in a raft group/, 'a second bootstrap is refused');
 
-# 2. Two joins, one server at a time through the log.
+# 2. Two joins, one server at a time through the log.  A node in no group
+# keeps geoshard.settings as a plain table, but must empty it to join.
+$node{3}->safe_psql('postgres', q{
+	CREATE ROLE app; GRANT USAGE ON SCHEMA geoshard TO app; GRANT INSERT ON geoshard.settings TO app;
+	SET ROLE app; INSERT INTO geoshard.settings VALUES ('mine', 'x')});
+($ret, $out, $err) = $node{3}->psql('postgres', "SELECT geoshard.raft_join('$cluster_id')");
+like($err, qr/this node has settings of its own/, 'a node with settings of its own cannot join');
+$node{3}->safe_psql('postgres', 'DELETE FROM geoshard.settings');
 foreach my $id (2, 3)
 {
 	$node{$id}->safe_psql('postgres', "SELECT geoshard.raft_join('$cluster_id')");
@@ -172,6 +179,15 @@ like($err, qr/55000: this node is not the raft leader.*The leader is node $leade
 	'a follower refuses a proposal and names the leader');
 ($ret, $out, $err) = $node{$leader}->psql('postgres', "SELECT geoshard.raft_set_setting('Bad Key', '1')");
 like($err, qr/invalid replicated setting key: "Bad Key"/, 'a bad key is refused before the log');
+foreach my $id ($leader, $follower)
+{
+	($ret, $out, $err) = $node{$id}->psql('postgres',
+		"\\set VERBOSITY verbose\nUPDATE geoshard.settings SET value = '6'");
+	like($err, qr/55000: table geoshard.settings is replicated by this node's raft group.*HINT:  Use geoshard.raft_set_setting\(\)/s,
+		"node $id refuses direct writes to geoshard.settings");
+	($ret, $out, $err) = $node{$id}->psql('postgres', 'TRUNCATE geoshard.nodes');
+	like($err, qr/table geoshard.nodes is replicated/, "node $id refuses direct writes to geoshard.nodes");
+}
 
 # 4. Leader SIGKILLed: a new leader among the survivors commits everywhere.
 my $term = $node{$leader}->safe_psql('postgres', 'SELECT term FROM geoshard.raft_status');
@@ -267,7 +283,11 @@ like($err, qr/28000: raft message from cluster "42424242-4242-4242-4242-42424242
 	'a well-formed message of another cluster id is refused');
 
 $node{4} = new_node(4);
+$node{4}->safe_psql('postgres', q{INSERT INTO geoshard.settings VALUES ('own.key', 'kept')});
 my $other = $node{4}->safe_psql('postgres', "SELECT geoshard.raft_bootstrap('n4', '$conninfo{4}')");
+ok( $node{4}->poll_query_until('postgres',
+		q{SELECT key || '=' || value FROM geoshard.settings WHERE raft_index = 3}, 'own.key=kept'),
+	'a founding node\'s own settings become the group\'s (log entry 3)');
 isnt($other, $cluster_id, 'a second group gets its own cluster id');
 is(wait_leader(4), 4, 'the second group elects its founder');
 ($ret, $out, $err) = $node{4}->psql('postgres',
