@@ -443,7 +443,7 @@ RaftTransportNextWakeup(uint64 now)
 }
 
 void
-RaftTransportHeard(uint64 id, uint64 now)
+RaftTransportHeard(uint64 id)
 {
 	for (int i = 0; i < npeers; i++)
 		if (peers[i].id == id)

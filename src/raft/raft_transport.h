@@ -19,7 +19,7 @@ extern void RaftTransportPump(uint64 now_ms);
 extern int	RaftTransportAddEvents(WaitEventSet *set);
 extern long RaftTransportNextWakeup(uint64 now_ms);
 extern int	RaftTransportPublish(RaftPeerStatus *peers, int max);
-extern void RaftTransportHeard(uint64 id, uint64 now_ms);
+extern void RaftTransportHeard(uint64 id);
 extern void RaftTransportShutdown(void);
 
 #endif							/* GEOSHARD_RAFT_RAFT_TRANSPORT_H */

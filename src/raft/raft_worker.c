@@ -529,7 +529,7 @@ drain_inbox(void)
 			raft_leader(&raft, &leader, &leader_address);
 			if (env.from == leader || raft_state(&raft) == RAFT_LEADER)
 				last_contact = GetCurrentTimestamp();
-			RaftTransportHeard(env.from, 0);
+			RaftTransportHeard(env.from);
 		}
 	}
 }
