@@ -55,20 +55,26 @@ OBJS = \
 	src/health/breaker.o \
 	src/health/probe.o \
 	src/health/health_worker.o \
+	src/core/redis.o \
 	src/cdc/decoder.o \
 	src/cdc/decoder_options.o \
 	src/cdc/json_value.o \
 	src/cdc/relation_cache.o \
 	src/cdc/geo_enrich.o \
-	src/ratelimit/gcra.o \
-	src/ratelimit/rate_limit_table.o \
-	src/ratelimit/rate_limit.o \
-	src/core/redis.o \
 	src/cdc/cdc_status.o \
 	src/cdc/publisher.o \
 	src/redisview/apply.o \
 	src/redisview/status.o \
-	src/redisview/worker.o
+	src/redisview/worker.o \
+	src/raft/raft_message.o \
+	src/raft/raft_shmem.o \
+	src/raft/raft_storage.o \
+	src/raft/raft_transport.o \
+	src/raft/raft_worker.o \
+	src/raft/raft_admin.o \
+	src/ratelimit/gcra.o \
+	src/ratelimit/rate_limit_table.o \
+	src/ratelimit/rate_limit.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -79,7 +85,8 @@ SQL_PARTS = \
 	src/health/health.sql \
 	src/cdc/cdc.sql \
 	src/ratelimit/ratelimit.sql \
-	src/redisview/redisview.sql
+	src/redisview/redisview.sql \
+	src/raft/raft.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
@@ -121,7 +128,7 @@ PROVE_TESTS = test/t/*.pl
 
 # libpq-fe.h: PostgreSQL's include directory, else where pkg-config finds libpq
 PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir) $(shell pkg-config --cflags-only-I libpq 2>/dev/null)
-SHLIB_LINK = -lmaxminddb -lcurl $(libpq) -lhiredis
+SHLIB_LINK = -lmaxminddb -lcurl -lhiredis -lraft $(libpq)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 # Where this Makefile lives, known before PGXS (which may be missing on a fresh machine).

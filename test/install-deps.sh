@@ -23,6 +23,117 @@ packages=(
 	libhiredis-dev
 )
 
+# The raft area links with libraft 0.22 (cowsql/raft) from bookworm-backports:
+# the main suite's 0.15 has a safety bug fixed in 0.17.1 (canonical/raft #220).
+RAFT_PACKAGE=libraft-dev
+RAFT_SUITE=bookworm-backports
+RAFT_MIN_VERSION=0.17.1
+BACKPORTS_SOURCES=/etc/apt/sources.list.d/geoshard-bookworm-backports.sources
+
+# Print "URI KEYRING" of the Debian main suite (bookworm) as apt knows it,
+# from deb822 .sources files first, then one-line sources.list entries.
+main_suite_source() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk '
+			function flush() {
+				if (types ~ /(^| )deb( |$)/ && suites ~ /(^| )bookworm( |$)/ &&
+					comps ~ /(^| )main( |$)/ && enabled != "no" && !done) {
+					split(uris, u, " ")
+					print u[1], (signed == "" ? "-" : signed)
+					done = 1
+				}
+				types = uris = suites = comps = signed = enabled = ""
+			}
+			/^[ \t]*#/ { next }
+			/^[ \t]*$/ { flush(); next }
+			{
+				key = tolower($1); sub(/:$/, "", key)
+				val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+				if (key == "types") types = val
+				else if (key == "uris") uris = val
+				else if (key == "suites") suites = val
+				else if (key == "components") comps = val
+				else if (key == "signed-by") signed = val
+				else if (key == "enabled") enabled = tolower(val)
+			}
+			END { flush() }
+		' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		awk '
+			$1 != "deb" { next }
+			{
+				signed = "-"; i = 2
+				if ($2 ~ /^\[/) {
+					for (; i <= NF; i++) {
+						if (match($i, /signed-by=[^] ]*/))
+							signed = substr($i, RSTART + 10, RLENGTH - 10)
+						if ($i ~ /\]$/) { i++; break }
+					}
+				}
+				if ($(i + 1) == "bookworm") { print $i, signed; exit }
+			}
+		' "$f"
+	done
+}
+
+# Is the backports suite already among apt's sources (ours or the admin's)?
+backports_configured() {
+	grep -qsE '(^|[[:space:]])bookworm-backports([[:space:]]|$)' \
+		/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources
+}
+
+# Add bookworm-backports with the main suite's URI and keyring; idempotent.
+add_backports_suite() {
+	local uri keyring
+	backports_configured && return 1
+	read -r uri keyring < <(main_suite_source | head -n 1) || true
+	if [ -z "${uri:-}" ]; then
+		echo "geoshard: found no Debian bookworm main suite among apt's sources; add $RAFT_SUITE by hand" >&2
+		exit 1
+	fi
+	echo "geoshard: adding the $RAFT_SUITE suite from $uri to apt's sources ($BACKPORTS_SOURCES)"
+	{
+		echo "# added by geoshard's test/install-deps.sh: libraft-dev >= $RAFT_MIN_VERSION"
+		echo "Types: deb"
+		echo "URIs: $uri"
+		echo "Suites: $RAFT_SUITE"
+		echo "Components: main"
+		[ "$keyring" != "-" ] && echo "Signed-By: $keyring"
+	} > "$BACKPORTS_SOURCES"
+	return 0
+}
+
+# Is libraft-dev installed at RAFT_MIN_VERSION or later?
+raft_ok() {
+	local v
+	v=$(dpkg-query -W -f='${Status} ${Version}' "$RAFT_PACKAGE" 2>/dev/null) || return 1
+	case "$v" in "install ok installed "*) ;; *) return 1 ;; esac
+	dpkg --compare-versions "${v##* }" ge "$RAFT_MIN_VERSION"
+}
+
+install_raft() {
+	raft_ok && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "geoshard: installing $RAFT_PACKAGE needs root; run through sudo" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	add_backports_suite || true
+	apt-get update -q
+	echo "geoshard: installing $RAFT_PACKAGE from $RAFT_SUITE"
+	apt-get install -y -q --no-install-recommends -t "$RAFT_SUITE" "$RAFT_PACKAGE"
+	if ! raft_ok; then
+		echo "geoshard: $RAFT_PACKAGE $(dpkg-query -W -f='${Version}' "$RAFT_PACKAGE" 2>/dev/null) is installed, but geoshard needs $RAFT_MIN_VERSION or later" >&2
+		exit 1
+	fi
+}
+
+install_raft
+
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

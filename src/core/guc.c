@@ -54,6 +54,12 @@ int			geoshard_rate_limit_keys = 16384;
 /* redisview */
 bool		geoshard_redisview_enabled = true;
 
+/* raft */
+bool		geoshard_raft_enabled = true;
+int			geoshard_raft_heartbeat_ms = 30;
+int			geoshard_raft_election_timeout_ms = 150;
+int			geoshard_raft_propose_timeout_ms = 10000;
+
 static const struct config_enum_entry geoip_layout_options[] = {
 	{"auto", GEOIP_LAYOUT_AUTO, false},
 	{"maxmind", GEOIP_LAYOUT_MAXMIND, false},
@@ -436,6 +442,49 @@ GeoshardGucInit(void)
 							1,
 							10000,
 							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/* ---- raft ---- */
+	DefineCustomBoolVariable("geoshard.raft_enabled",
+							 "Runs this node's member of a raft group.",
+							 "Off stops the raft worker's participation; the node's stored state is kept.",
+							 &geoshard_raft_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.raft_heartbeat_ms",
+							"Sets how often a raft leader sends heartbeats to idle followers.",
+							"Capped at half of geoshard.raft_election_timeout_ms.",
+							&geoshard_raft_heartbeat_ms,
+							30,
+							5,
+							60 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.raft_election_timeout_ms",
+							"Sets how long a raft follower waits without a leader before it starts an election.",
+							"Each wait is drawn between this value and twice it; use the same value on every node.",
+							&geoshard_raft_election_timeout_ms,
+							150,
+							20,
+							10 * 60 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.raft_propose_timeout_ms",
+							"Sets how long a raft proposal waits to be committed and applied.",
+							NULL,
+							&geoshard_raft_propose_timeout_ms,
+							10000,
+							1,
+							PG_INT32_MAX,
+							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

@@ -63,6 +63,12 @@ extern int	geoshard_cdc_poll_interval;
 /* geoshard.redisview_*: the redisview worker */
 extern bool geoshard_redisview_enabled;
 
+/* geoshard.raft_*: the raft worker and proposals (times in ms) */
+extern bool geoshard_raft_enabled;
+extern int	geoshard_raft_heartbeat_ms;
+extern int	geoshard_raft_election_timeout_ms;
+extern int	geoshard_raft_propose_timeout_ms;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_CORE_GUC_H */

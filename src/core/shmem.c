@@ -26,6 +26,7 @@
 #include "health/breaker.h"
 #include "ratelimit/rate_limit_table.h"
 #include "redisview/redisview.h"
+#include "raft/raft_shmem.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -65,6 +66,7 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard cdc", CdcShmemSize, 1, CdcShmemInit},
 	/* redisview */
 	{"geoshard redisview", RedisViewShmemSize, 1, RedisViewShmemInit},
+	{"geoshard raft", RaftShmemSize, 1, RaftShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;

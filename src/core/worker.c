@@ -31,6 +31,11 @@
  * values the worker handles.  While the extension is not created in
  * geoshard.database, GeoshardWorkerRun says so once in the log, and the
  * worker waits before it asks again.
+ *
+ * A worker whose memory must never outlive a failed transaction (the raft
+ * worker: libraft's state must match what is durable) opens its units with
+ * GeoshardWorkerBeginWork/EndWork instead: there an ERROR ends the worker,
+ * which starts again from the tables.
  */
 #include "postgres.h"
 
@@ -69,6 +74,7 @@ static const GeoshardWorker workers[] = {
 	{"geoshard health", "GeoshardHealthMain"},
 	{"geoshard cdc", "GeoshardCdcMain"},
 	{"geoshard redisview", "GeoshardRedisviewMain"},
+	{"geoshard raft", "GeoshardRaftMain"},
 };
 
 /* this worker's state */
@@ -154,7 +160,7 @@ GeoshardWorkerWait(long timeout_ms)
  * in this database yet: logged once, until it appears.
  * GeoshardWorkerEndWork() must follow either way.
  */
-static bool
+bool
 GeoshardWorkerBeginWork(const char *activity)
 {
 	bool		ready;
@@ -180,7 +186,7 @@ GeoshardWorkerBeginWork(const char *activity)
 }
 
 /* Close what GeoshardWorkerBeginWork opened, and return to the worker's context. */
-static void
+void
 GeoshardWorkerEndWork(void)
 {
 	if (SPI_finish() != SPI_OK_FINISH)

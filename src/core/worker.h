@@ -25,4 +25,8 @@ extern GeoshardWorkResult GeoshardWorkerRun(const char *activity, GeoshardWorkFu
 											void *arg);
 extern long GeoshardWorkerRetryDelay(int failures);
 
+/* a unit of work whose ERROR ends the worker (see worker.c) */
+extern bool GeoshardWorkerBeginWork(const char *activity);
+extern void GeoshardWorkerEndWork(void);
+
 #endif							/* GEOSHARD_CORE_WORKER_H */

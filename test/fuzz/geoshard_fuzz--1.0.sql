@@ -4,3 +4,8 @@ CREATE FUNCTION geoshard_fuzz_recv(typ regtype, seeds bytea[], iterations int, s
 								   OUT accepted int8, OUT rejected int8)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION geoshard_fuzz_recv(regtype, bytea[], int, int8) FROM PUBLIC;
+
+CREATE FUNCTION geoshard_fuzz_raft(seeds bytea[], iterations int, seed int8,
+								   OUT accepted int8, OUT rejected int8)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION geoshard_fuzz_raft(bytea[], int, int8) FROM PUBLIC;

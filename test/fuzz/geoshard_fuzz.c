@@ -2,6 +2,10 @@
  * test/fuzz/geoshard_fuzz.c
  *	  Mutation fuzzing of a type's binary input function, from SQL.
  *
+ * geoshard_fuzz_raft(seeds, iterations, seed) does the same for the raft
+ * message decoder (src/raft/raft_message.c, built into this library too):
+ * every batch it accepts must encode back to exactly the same bytes.
+ *
  * geoshard_fuzz_recv(type, seeds, iterations, seed) takes valid binary
  * encodings as seeds and, per iteration, mutates one (flipped bits, random
  * bytes, counts and lengths overwritten with edge values, truncation,
@@ -27,6 +31,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+
+#include "raft/raft_message.h"
 
 PG_MODULE_MAGIC;
 
@@ -182,6 +188,108 @@ geoshard_fuzz_recv(PG_FUNCTION_ARGS)
 			accepted++;
 		else
 			rejected++;
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	result[0] = Int64GetDatum(accepted);
+	result[1] = Int64GetDatum(rejected);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), result, nulls)));
+}
+
+/* The entries of the AppendEntries being re-encoded, for RaftMessageEncode. */
+static const struct raft_append_entries *fuzz_ae = NULL;
+
+static bool
+FuzzEntryLookup(raft_index index, struct raft_entry *entry)
+{
+	if (fuzz_ae == NULL || index <= fuzz_ae->prev_log_index ||
+		index > fuzz_ae->prev_log_index + fuzz_ae->n_entries)
+		return false;
+	*entry = fuzz_ae->entries[index - fuzz_ae->prev_log_index - 1];
+	return true;
+}
+
+/* Decode a batch; when accepted, encode it again and demand the same bytes. */
+static bool
+FuzzRaftOne(const char *data, int len)
+{
+	RaftEnvelope env;
+	struct raft_message *msgs;
+	char		error[128];
+	StringInfoData again;
+	bool		same;
+
+	if (!RaftBatchDecode(data, (size_t) len, &env, &msgs, error, sizeof(error)))
+		return false;
+	initStringInfo(&again);
+	RaftEnvelopeBegin(&again, &env);
+	for (uint32 i = 0; i < env.count; i++)
+	{
+		fuzz_ae = msgs[i].type == RAFT_APPEND_ENTRIES ? &msgs[i].append_entries : NULL;
+		if (!RaftMessageEncode(&again, &msgs[i], FuzzEntryLookup))
+			elog(ERROR, "fuzz: an accepted raft message of type %d does not encode", msgs[i].type);
+		RaftMessageRelease(&msgs[i]);
+	}
+	fuzz_ae = NULL;
+	RaftEnvelopeSetCount(&again, env.count);
+	same = again.len == len && memcmp(again.data, data, len) == 0;
+	if (!same)
+		elog(ERROR, "fuzz: an accepted raft batch of %d bytes encodes back to %d different bytes",
+			 len, again.len);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(geoshard_fuzz_raft);
+Datum
+geoshard_fuzz_raft(PG_FUNCTION_ARGS)
+{
+	ArrayType  *seeds = PG_GETARG_ARRAYTYPE_P(0);
+	int32		iterations = PG_GETARG_INT32(1);
+	int64		seed = PG_GETARG_INT64(2);
+	Datum	   *seed_values;
+	bool	   *seed_nulls;
+	int			nseeds;
+	pg_prng_state rng;
+	int64		accepted = 0;
+	int64		rejected = 0;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "geoshard fuzz raft",
+												  ALLOCSET_DEFAULT_SIZES);
+	TupleDesc	tupdesc;
+	Datum		result[2];
+	bool		nulls[2] = {false, false};
+
+	deconstruct_array(seeds, BYTEAOID, -1, false, TYPALIGN_INT, &seed_values, &seed_nulls, &nseeds);
+	if (nseeds == 0)
+		elog(ERROR, "fuzz: no seeds");
+	pg_prng_seed(&rng, (uint64) seed);
+
+	/* the seeds themselves must be accepted */
+	for (int i = 0; i < nseeds; i++)
+	{
+		bytea	   *b = DatumGetByteaPP(seed_values[i]);
+
+		if (!FuzzRaftOne(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)))
+			elog(ERROR, "fuzz: raft seed %d is refused", i + 1);
+	}
+
+	for (int32 i = 0; i < iterations; i++)
+	{
+		bytea	   *base = DatumGetByteaPP(seed_values[pg_prng_uint64_range(&rng, 0, nseeds - 1)]);
+		StringInfoData buf;
+
+		MemoryContextSwitchTo(scratch);
+		initStringInfo(&buf);
+		appendBinaryStringInfo(&buf, VARDATA_ANY(base), VARSIZE_ANY_EXHDR(base));
+		Mutate(&rng, &buf);
+		if (FuzzRaftOne(buf.data, buf.len))
+			accepted++;
+		else
+			rejected++;
+		MemoryContextSwitchTo(caller);
+		MemoryContextReset(scratch);
 		CHECK_FOR_INTERRUPTS();
 	}
 

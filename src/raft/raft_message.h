@@ -1,0 +1,64 @@
+/*
+ * src/raft/raft_message.h
+ *	  The wire format of geoshard's Raft messages and of its replicated
+ *	  commands: encoders, and decoders that trust nothing.
+ */
+#ifndef GEOSHARD_RAFT_RAFT_MESSAGE_H
+#define GEOSHARD_RAFT_RAFT_MESSAGE_H
+
+#include <raft.h>
+
+#include "lib/stringinfo.h"
+#include "utils/uuid.h"
+
+/* limits every decoder enforces (and every encoder respects) */
+#define RAFT_MESSAGES_MAX		1024		/* messages in one batch */
+#define RAFT_ENTRIES_MAX		1024		/* entries in one AppendEntries */
+#define RAFT_ENTRY_MAX_BYTES	(64 * 1024)	/* payload of one entry */
+#define RAFT_BATCH_MAX_BYTES	(1024 * 1024)	/* one raft_receive payload */
+
+/* The envelope of a batch: who sends it to whom, in which group. */
+typedef struct RaftEnvelope
+{
+	pg_uuid_t	cluster_id;
+	uint64		from;
+	uint64		to;
+	const char *from_address;	/* the sender's conninfo, "" when it has none yet */
+	uint32		count;			/* messages that follow */
+} RaftEnvelope;
+
+#define RAFT_ADDRESS_MAX_BYTES	1024
+
+/* Looks up a stored entry for an outgoing AppendEntries; false if absent. */
+typedef bool (*RaftEntryLookup) (raft_index index, struct raft_entry *entry);
+
+extern void RaftEnvelopeBegin(StringInfo buf, const RaftEnvelope *env);
+extern void RaftEnvelopeSetCount(StringInfo buf, uint32 count);
+extern bool RaftMessageEncode(StringInfo buf, const struct raft_message *msg,
+							  RaftEntryLookup lookup);
+extern bool RaftBatchCheck(const char *data, size_t len, RaftEnvelope *env,
+						   char *error, size_t errorlen);
+extern bool RaftBatchDecode(const char *data, size_t len, RaftEnvelope *env,
+							struct raft_message **messages, char *error, size_t errorlen);
+extern void RaftMessageRelease(struct raft_message *msg);
+
+/* Replicated commands: the payload of a RAFT_COMMAND entry. */
+typedef enum RaftCommandKind
+{
+	RAFT_CMD_SET_SETTING = 1,	/* key, value */
+	RAFT_CMD_DELETE_SETTING = 2,	/* key */
+	RAFT_CMD_NODE = 3			/* node id, name, conninfo */
+} RaftCommandKind;
+
+typedef struct RaftCommand
+{
+	RaftCommandKind kind;
+	uint64		node_id;
+	char	   *key;			/* setting key, or node name */
+	char	   *value;			/* setting value, or node conninfo */
+} RaftCommand;
+
+extern void RaftCommandEncode(StringInfo buf, const RaftCommand *cmd);
+extern bool RaftCommandDecode(const char *data, size_t len, RaftCommand *cmd);
+
+#endif							/* GEOSHARD_RAFT_RAFT_MESSAGE_H */

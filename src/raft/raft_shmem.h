@@ -1,0 +1,99 @@
+/*
+ * src/raft/raft_shmem.h
+ *	  The raft area's shared memory: the inbox raft_receive fills, the
+ *	  proposal slots backends hand to the raft worker, and the status the
+ *	  worker publishes for the views.
+ */
+#ifndef GEOSHARD_RAFT_RAFT_SHMEM_H
+#define GEOSHARD_RAFT_RAFT_SHMEM_H
+
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "utils/uuid.h"
+
+#define RAFT_INBOX_BYTES		(4 * 1024 * 1024)
+#define RAFT_PROPOSAL_SLOTS		16
+#define RAFT_PROPOSAL_BYTES		8192
+#define RAFT_MAX_PEERS			16
+#define RAFT_ERROR_BYTES		256
+
+typedef enum RaftSlotState
+{
+	RAFT_SLOT_FREE = 0,
+	RAFT_SLOT_PENDING,			/* written by a backend, not seen yet */
+	RAFT_SLOT_SUBMITTED,		/* in the leader's log at index/term */
+	RAFT_SLOT_DONE,				/* committed and applied here */
+	RAFT_SLOT_FAILED			/* error holds why */
+} RaftSlotState;
+
+typedef enum RaftProposalKind
+{
+	RAFT_PROPOSE_COMMAND,		/* data: an encoded RaftCommand */
+	RAFT_PROPOSE_ADD,			/* node_id joins as a standby; data: its conninfo */
+	RAFT_PROPOSE_PROMOTE,		/* standby node_id becomes a voter */
+	RAFT_PROPOSE_REMOVE,		/* node_id leaves */
+	RAFT_PROPOSE_TRANSFER		/* leadership goes to node_id (no log entry) */
+} RaftProposalKind;
+
+typedef struct RaftProposal
+{
+	RaftSlotState state;
+	RaftProposalKind kind;
+	bool		abandoned;		/* the backend gave up: the worker frees it */
+	Latch	   *latch;			/* the proposing backend's */
+	uint64		node_id;
+	uint64		index;			/* SUBMITTED, DONE: the entry */
+	uint64		term;
+	uint64		leader;			/* FAILED: the leader we know, 0 if none */
+	bool		not_leader;		/* FAILED because this node is not the leader */
+	char		error[RAFT_ERROR_BYTES];
+	uint32		len;
+	char		data[RAFT_PROPOSAL_BYTES];
+} RaftProposal;
+
+typedef struct RaftPeerStatus
+{
+	uint64		id;
+	bool		connected;
+	uint64		match_index;
+	double		last_rtt_ms;
+	TimestampTz last_contact;
+	char		last_error[RAFT_ERROR_BYTES];
+} RaftPeerStatus;
+
+/* Every field is guarded by lock. */
+typedef struct RaftShared
+{
+	LWLock	   *lock;
+	Latch	   *worker_latch;	/* NULL while no raft worker runs */
+	/* the group the worker serves; raft_receive refuses others */
+	bool		in_group;
+	pg_uuid_t	cluster_id;
+	uint64		node_id;
+	/* status published by the worker */
+	int			state;			/* libraft's enum raft_state */
+	uint64		term;
+	uint64		leader;
+	uint64		commit_index;
+	uint64		applied_index;
+	uint64		last_index;
+	TimestampTz last_contact;
+	int			npeers;
+	RaftPeerStatus peers[RAFT_MAX_PEERS];
+	/* proposals */
+	RaftProposal proposals[RAFT_PROPOSAL_SLOTS];
+	/* inbox: records of uint32 length + batch, drained whole by the worker */
+	uint64		inbox_dropped;
+	Size		inbox_used;
+	char		inbox[RAFT_INBOX_BYTES];
+} RaftShared;
+
+extern RaftShared *raft_shared;
+
+extern Size RaftShmemSize(void);
+extern void RaftShmemInit(void *shared, bool found, LWLockPadded *locks);
+extern void RaftCheckShmem(void);
+extern void RaftWakeWorker(void);
+
+#endif							/* GEOSHARD_RAFT_RAFT_SHMEM_H */
