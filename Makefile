@@ -54,7 +54,13 @@ OBJS = \
 	src/routing/score.o \
 	src/health/breaker.o \
 	src/health/probe.o \
-	src/health/health_worker.o
+	src/health/health_worker.o \
+	src/observe/counters.o \
+	src/observe/metrics.o \
+	src/observe/metrics_routing.o \
+	src/observe/metrics_health.o \
+	src/observe/exposition.o \
+	src/observe/metrics_worker.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -62,7 +68,8 @@ SQL_PARTS = \
 	src/geo/geo.sql \
 	src/crdt/crdt.sql \
 	src/routing/routing.sql \
-	src/health/health.sql
+	src/health/health.sql \
+	src/observe/observe.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
@@ -89,6 +96,7 @@ REGRESS = \
 	routing_geoip \
 	routing_route \
 	health_probe_checks \
+	observe_metrics \
 	postgis_companion
 REGRESS_OPTS = --load-extension=geoshard
 
@@ -100,7 +108,7 @@ PROVE_TESTS = test/t/*.pl
 
 # libpq-fe.h: PostgreSQL's include directory, else where pkg-config finds libpq
 PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir) $(shell pkg-config --cflags-only-I libpq 2>/dev/null)
-SHLIB_LINK = -lmaxminddb -lcurl $(libpq)
+SHLIB_LINK = -lmaxminddb -lcurl -lmicrohttpd $(libpq)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 # Where this Makefile lives, known before PGXS (which may be missing on a fresh machine).
@@ -146,7 +154,7 @@ endef
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench bench-routing bench-health check-released country-points
+.PHONY: deps test demo demo-stop bench bench-routing bench-health bench-metrics check-released country-points
 
 # The country table is generated from tzdata and committed, so that builds do
 # not need tzdata; regenerate it after a tzdata release (016 checks it).
@@ -174,13 +182,14 @@ demo: deps
 demo-stop:
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/demo/demo.sh stop
 
-# bench runs every benchmark; bench-routing and bench-health only theirs
+# bench runs every benchmark; bench-routing, bench-health and bench-metrics only theirs
 bench: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/run.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/routing.sh
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/metrics.sh
 
 bench-routing: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
@@ -191,3 +200,8 @@ bench-health: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/health.sh
+
+bench-metrics: deps
+	$(MAKE) -C $(GEOSHARD_SRC) all
+	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
+	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/bench/metrics.sh

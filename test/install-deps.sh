@@ -15,6 +15,8 @@ packages=(
 	postgresql-15-postgis-3 postgresql-15-q3c postgresql-15-ip4r
 	# the health benchmark's peer
 	haproxy bc
+	# observe: the metrics worker's HTTP server, and the Prometheus that scrapes it in 030
+	libmicrohttpd-dev prometheus
 )
 
 missing=()

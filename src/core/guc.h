@@ -48,6 +48,17 @@ extern double geoshard_health_degraded_factor;
 extern int	geoshard_health_panic_threshold;
 extern int	geoshard_health_events_max_age;
 
+/* ---- observe: metrics (docs/observe.md) ---- */
+
+/* geoshard.metrics_enabled: count route_region calls and GeoIP lookups */
+extern bool geoshard_metrics_enabled;
+
+/* geoshard.metrics_listen: address:port of /metrics ("" = off) */
+extern char *geoshard_metrics_listen;
+
+/* geoshard.metrics_password: basic-auth password of the endpoint ("" = none) */
+extern char *geoshard_metrics_password;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_CORE_GUC_H */

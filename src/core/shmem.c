@@ -23,6 +23,7 @@
 #include "core/shmem.h"
 #include "crdt/hlc.h"
 #include "health/breaker.h"
+#include "observe/counters.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -56,6 +57,8 @@ static const GeoshardShmemArea areas[] = {
 	{"geoshard routing", RoutingShmemSize, 1, RoutingShmemInit},
 	{"geoshard latency", LatencyShmemSize, 1, LatencyShmemInit},
 	{"geoshard health", HealthShmemSize, 1, HealthShmemInit},
+	/* observe: the per-backend counters of the hot paths (counters.c) */
+	{"geoshard observe", ObserveShmemSize, 0, ObserveShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;

@@ -67,6 +67,7 @@ typedef struct GeoshardWorker
 
 static const GeoshardWorker workers[] = {
 	{"geoshard health", "GeoshardHealthMain"},
+	{"geoshard metrics", "GeoshardMetricsMain"},
 };
 
 /* this worker's state */
