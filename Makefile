@@ -60,6 +60,7 @@ OBJS = \
 	src/observe/metrics_routing.o \
 	src/observe/metrics_health.o \
 	src/observe/exposition.o \
+	src/observe/status_page.o \
 	src/observe/metrics_worker.o
 
 # Install script: per-area SQL files joined in this order.

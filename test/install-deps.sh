@@ -15,8 +15,9 @@ packages=(
 	postgresql-15-postgis-3 postgresql-15-q3c postgresql-15-ip4r
 	# the health benchmark's peer
 	haproxy bc
-	# observe: the metrics worker's HTTP server, and the Prometheus that scrapes it in 030
-	libmicrohttpd-dev prometheus
+	# observe: the metrics worker's HTTP server, the Prometheus that scrapes it (030),
+	# the browser that loads the status page (031); curl for make demo
+	libmicrohttpd-dev prometheus chromium curl
 )
 
 missing=()

@@ -32,7 +32,7 @@
 #include "observe/metrics.h"
 
 static const MetricsArea areas[] = {
-	{"routing", NULL, NULL, RoutingMetricsEmit},
+	{"routing", RoutingMetricsSnapshotSize, RoutingMetricsSnapshot, RoutingMetricsEmit},
 	{"health", HealthMetricsSnapshotSize, HealthMetricsSnapshot, HealthMetricsEmit},
 	/* raft, cdc, redisview, ratelimit: one row each, as they land */
 };
@@ -61,6 +61,23 @@ MetricsTakeSnapshot(void *snapshot)
 			areas[i].snapshot(p);
 			p += MAXALIGN(areas[i].snapshot_size());
 		}
+}
+
+/* In any thread: the part of a snapshot that belongs to an area, or NULL. */
+const void *
+MetricsAreaSnapshot(const void *snapshot, const char *area)
+{
+	const char *p = snapshot;
+
+	for (int i = 0; i < (int) lengthof(areas); i++)
+	{
+		if (areas[i].snapshot_size == NULL)
+			continue;
+		if (strcmp(areas[i].name, area) == 0)
+			return p;
+		p += MAXALIGN(areas[i].snapshot_size());
+	}
+	return NULL;
 }
 
 /* In any thread: every area's families, from a snapshot. */

@@ -13,6 +13,9 @@
 #ifndef GEOSHARD_OBSERVE_METRICS_H
 #define GEOSHARD_OBSERVE_METRICS_H
 
+#include "health/breaker.h"
+#include "routing/routing_table.h"
+
 typedef enum MetricType
 {
 	METRIC_COUNTER,
@@ -55,12 +58,40 @@ typedef struct MetricsArea
 	void		(*emit) (MetricsSink *sink, const void *snapshot);
 } MetricsArea;
 
+/* the routing area's snapshot: the regions of the routing table */
+typedef struct RoutingSnapshotRegion
+{
+	char		id[ROUTING_NAME_LEN];
+	double		lat;
+	double		lon;
+	double		load_fraction;
+	bool		enabled;
+	bool		drained;
+} RoutingSnapshotRegion;
+
+typedef struct RoutingSnapshot
+{
+	int			nregions;
+	RoutingSnapshotRegion regions[ROUTING_MAX_REGIONS];
+} RoutingSnapshot;
+
+/* the health area's snapshot (HealthMetricsCopy) */
+typedef struct HealthSnapshot
+{
+	bool		panic;
+	int			nregions;
+	HealthRegionMetrics regions[ROUTING_MAX_REGIONS];
+} HealthSnapshot;
+
 extern Size MetricsSnapshotSize(void);
+extern const void *MetricsAreaSnapshot(const void *snapshot, const char *area);
 extern void MetricsTakeSnapshot(void *snapshot);
 extern void MetricsEmit(MetricsSink *sink, const void *snapshot);
 extern const char *MetricTypeName(MetricType type);
 
 /* the areas' functions */
+extern Size RoutingMetricsSnapshotSize(void);
+extern void RoutingMetricsSnapshot(void *snapshot);
 extern void RoutingMetricsEmit(MetricsSink *sink, const void *snapshot);
 extern Size HealthMetricsSnapshotSize(void);
 extern void HealthMetricsSnapshot(void *snapshot);

@@ -16,13 +16,6 @@
 #include "observe/metrics.h"
 #include "routing/routing_table.h"
 
-typedef struct HealthSnapshot
-{
-	bool		panic;
-	int			nregions;
-	HealthRegionMetrics regions[ROUTING_MAX_REGIONS];
-} HealthSnapshot;
-
 static const char *const state_names[3] = {"closed", "half_open", "open"};
 
 Size

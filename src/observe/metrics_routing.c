@@ -1,10 +1,13 @@
 /*
  * src/observe/metrics_routing.c
  *	  The routing area's metric families: route_region calls by reason and
- *	  by location source, and GeoIP lookups by result.
+ *	  by location source, GeoIP lookups by result, and each region's load
+ *	  and whether it takes clients.
  *
- * Read from the per-backend counters (counters.c) without a lock; runs in
- * backends and in the metrics worker's HTTP thread (metrics.h).
+ * Counts are read from the per-backend counters (counters.c) without a
+ * lock; the regions come from a snapshot of the routing table taken in a
+ * backend.  Emitting runs in backends and in the metrics worker's HTTP
+ * thread (metrics.h).
  */
 #include "postgres.h"
 
@@ -19,9 +22,39 @@ static const char *const geoip_names[OBSERVE_GEOIP_COUNT] = {
 	"mmdb", "table", "miss"
 };
 
+Size
+RoutingMetricsSnapshotSize(void)
+{
+	return sizeof(RoutingSnapshot);
+}
+
+/* In a backend: the regions of the routing table route_region reads. */
+void
+RoutingMetricsSnapshot(void *snapshot)
+{
+	RoutingSnapshot *snap = snapshot;
+	const RoutingTable *table = RoutingTableAcquire();
+
+	snap->nregions = table->nregions;
+	for (int i = 0; i < table->nregions; i++)
+	{
+		const RoutingRegion *r = &table->regions[i];
+		RoutingSnapshotRegion *s = &snap->regions[i];
+
+		memcpy(s->id, r->id, ROUTING_NAME_LEN);
+		s->lat = r->lat;
+		s->lon = r->lon;
+		s->load_fraction = r->load_fraction;
+		s->enabled = r->enabled;
+		s->drained = r->drained;
+	}
+	RoutingTableRelease();
+}
+
 void
 RoutingMetricsEmit(MetricsSink *sink, const void *snapshot)
 {
+	const RoutingSnapshot *snap = snapshot;
 	uint64		totals[OBSERVE_COUNTERS];
 	MetricLabel label;
 
@@ -52,5 +85,23 @@ RoutingMetricsEmit(MetricsSink *sink, const void *snapshot)
 	{
 		label.value = geoip_names[g];
 		sink->sample(sink, "", &label, 1, (double) totals[OBSERVE_GEOIP + g]);
+	}
+
+	sink->family(sink, "geoshard_region_load_ratio", METRIC_GAUGE,
+				 "Each region's load divided by its capacity, as routing scores it (1 or more: over capacity).");
+	label.name = "region";
+	for (int i = 0; i < snap->nregions; i++)
+	{
+		label.value = snap->regions[i].id;
+		sink->sample(sink, "", &label, 1, snap->regions[i].load_fraction);
+	}
+
+	sink->family(sink, "geoshard_region_routable", METRIC_GAUGE,
+				 "1 while a region is enabled and not drained (routing may send clients there, breaker permitting), else 0.");
+	for (int i = 0; i < snap->nregions; i++)
+	{
+		label.value = snap->regions[i].id;
+		sink->sample(sink, "", &label, 1,
+					 snap->regions[i].enabled && !snap->regions[i].drained ? 1.0 : 0.0);
 	}
 }

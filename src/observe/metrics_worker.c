@@ -8,15 +8,16 @@
  *  - the worker's main thread, a PostgreSQL backend, runs the usual loop
  *    (worker.c): every METRICS_REFRESH_MS it takes a snapshot of every
  *    area (metrics.c) in a unit of work, under the areas' LWLocks, and
- *    publishes it; on reload it opens, moves or closes the listener and
- *    takes the new password;
+ *    publishes it with the routing reasons' totals of the last minute
+ *    (for the status page); on reload it opens, moves or closes the
+ *    listener and takes the new password;
  *  - libmicrohttpd's thread answers requests.  It is not a backend: it
  *    reads only the published snapshot and the lock-free shared counters,
  *    formats into malloc'd memory, and never calls palloc, ereport, an
  *    LWLock or SQL.  It is started with every signal blocked, so that
  *    PostgreSQL's signals reach the main thread only.
  * publish_lock (a pthread mutex) guards the published snapshot, the
- * heartbeat and the password, between the two.  A scrape never waits for
+ * reason history, the heartbeat and the password, between the two.  A scrape never waits for
  * the database: at worst for the main thread's copy of a snapshot.
  *
  * Limits (libmicrohttpd options) keep bad clients from stalling or
@@ -45,9 +46,11 @@
 
 #include "core/guc.h"
 #include "core/worker.h"
+#include "observe/counters.h"
 #include "observe/exposition.h"
 #include "observe/metrics.h"
 #include "observe/metrics_worker.h"
+#include "observe/status_page.h"
 
 /* how often the main thread publishes a new snapshot */
 #define METRICS_REFRESH_MS			1000
@@ -61,6 +64,8 @@
 #define METRICS_TIMEOUT_S			10
 #define METRICS_REQUEST_MEMORY		(16 * 1024)
 #define METRICS_LISTEN_BACKLOG		128
+/* the status page's window of routing reasons, in refreshes */
+#define METRICS_HISTORY				61
 
 PGDLLEXPORT void GeoshardMetricsMain(Datum main_arg);
 
@@ -70,6 +75,11 @@ static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *published = NULL;	/* malloc'd snapshot, MetricsSnapshotSize() */
 static int64 heartbeat_ms = 0;	/* CLOCK_MONOTONIC of the last loop pass */
 static char *password = NULL;	/* malloc'd; NULL: no authentication */
+/* route_region totals by reason at the last METRICS_HISTORY refreshes, a ring */
+static uint64 reason_history[METRICS_HISTORY][ROUTE_REASON_COUNT];
+static int64 reason_history_ms[METRICS_HISTORY];
+static int	history_next = 0;
+static int	history_count = 0;
 
 /* the main thread's own */
 static struct MHD_Daemon *daemon_handle = NULL;
@@ -298,7 +308,31 @@ MetricsHandle(void *cls, struct MHD_Connection *connection, const char *url, con
 		return MetricsRespond(connection, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
 							  text, len, MHD_RESPMEM_MUST_FREE);
 	}
-	return MetricsRespondStatic(connection, MHD_HTTP_NOT_FOUND, "not found: try /metrics or /healthz\n");
+	if (strcmp(url, "/") == 0)
+	{
+		uint64		recent[ROUTE_REASON_COUNT] = {0};
+		int			window_s = 0;
+		char	   *page;
+		size_t		len = 0;
+
+		pthread_mutex_lock(&publish_lock);
+		if (history_count > 1)
+		{
+			int			newest = (history_next + METRICS_HISTORY - 1) % METRICS_HISTORY;
+			int			oldest = (history_next + METRICS_HISTORY - history_count) % METRICS_HISTORY;
+
+			for (int r = 0; r < ROUTE_REASON_COUNT; r++)
+				recent[r] = reason_history[newest][r] - reason_history[oldest][r];
+			window_s = (int) ((reason_history_ms[newest] - reason_history_ms[oldest] + 500) / 1000);
+		}
+		page = StatusPageFormat(published, recent, window_s, &len);
+		pthread_mutex_unlock(&publish_lock);
+		if (page == NULL)
+			return MetricsRespondStatic(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+		return MetricsRespond(connection, MHD_HTTP_OK, "text/html; charset=utf-8", page, len,
+							  MHD_RESPMEM_MUST_FREE);
+	}
+	return MetricsRespondStatic(connection, MHD_HTTP_NOT_FOUND, "not found: try /, /metrics or /healthz\n");
 }
 
 /* ---- the main thread ---- */
@@ -399,6 +433,22 @@ MetricsRefresh(void *arg)
 	pthread_mutex_unlock(&publish_lock);
 }
 
+/* Keep the routing reasons' totals of now, for the status page's last minute. */
+static void
+MetricsRecordReasons(void)
+{
+	uint64		totals[OBSERVE_COUNTERS];
+
+	ObserveSum(totals);
+	pthread_mutex_lock(&publish_lock);
+	memcpy(reason_history[history_next], &totals[OBSERVE_ROUTE_REASON],
+		   sizeof(uint64) * ROUTE_REASON_COUNT);
+	reason_history_ms[history_next] = MetricsNowMs();
+	history_next = (history_next + 1) % METRICS_HISTORY;
+	history_count = Min(history_count + 1, METRICS_HISTORY);
+	pthread_mutex_unlock(&publish_lock);
+}
+
 void
 GeoshardMetricsMain(Datum main_arg)
 {
@@ -436,6 +486,7 @@ GeoshardMetricsMain(Datum main_arg)
 		if (daemon_handle != NULL)
 		{
 			(void) GeoshardWorkerRun("refreshing the metrics snapshot", MetricsRefresh, NULL);
+			MetricsRecordReasons();
 			pthread_mutex_lock(&publish_lock);
 			heartbeat_ms = MetricsNowMs();
 			pthread_mutex_unlock(&publish_lock);

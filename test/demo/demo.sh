@@ -6,7 +6,8 @@
 #   demo.sh stop    # stop it and remove its files
 #
 # GEOSHARD_DEMO_DIR (default /tmp/geoshard-demo) and GEOSHARD_DEMO_PORT
-# (default 5488) choose where it lives.  As root, the server and psql run as
+# (default 5488) choose where it lives; GEOSHARD_DEMO_METRICS_PORT (default
+# 9188) where the metrics worker serves /metrics and the status page.  As root, the server and psql run as
 # the unprivileged postgres user.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGBIN=$("$PG_CONFIG" --bindir)
 DIR=${GEOSHARD_DEMO_DIR:-/tmp/geoshard-demo}
 PORT=${GEOSHARD_DEMO_PORT:-5488}
+METRICS_PORT=${GEOSHARD_DEMO_METRICS_PORT:-9188}
 
 if [ "$(id -u)" -eq 0 ]; then
 	RUNAS=(runuser -u postgres --)
@@ -46,6 +48,7 @@ shared_preload_libraries = 'geoshard'
 geoshard.node_id = 1
 geoshard.database = 'geoshard_demo'
 geoshard.geoip_database = '$DIR/demo.mmdb'
+geoshard.metrics_listen = '127.0.0.1:$METRICS_PORT'
 CONF
 	run pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 	run createdb -h "$DIR" -p "$PORT" -U postgres geoshard_demo
@@ -55,6 +58,11 @@ CONF
 	run psql -X -q -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/data.sql" >/dev/null
 	run psql -X -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/showcase.sql"
 	PG_CONFIG="$PG_CONFIG" "$HERE/failover.sh" "$DIR" "$PORT"
+	echo
+	echo "Status page: http://127.0.0.1:$METRICS_PORT/ (docs/observe.md); the routing metrics:"
+	echo "  curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep '^geoshard_route_decisions_total'"
+	curl -s --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" | grep '^geoshard_route_decisions_total' | grep -v ' 0$' |
+		sed 's/^/  /' || echo "  (no answer: is port $METRICS_PORT free? set GEOSHARD_DEMO_METRICS_PORT)"
 	echo
 	echo "The demo server is running. Connect to the demo data, or to the empty database"
 	echo "'tour' for the README's quick tour, with:"
