@@ -17,8 +17,10 @@
  *    LWLock or SQL.  It is started with every signal blocked, so that
  *    PostgreSQL's signals reach the main thread only.
  * publish_lock (a pthread mutex) guards the published snapshot, the
- * reason history, the heartbeat and the password, between the two.  A scrape never waits for
- * the database: at worst for the main thread's copy of a snapshot.
+ * reason history, the heartbeat, the shared bodies and the password,
+ * between the two.  A scrape never waits for the database: at worst for
+ * the main thread's copy of a snapshot.  Counters in a body are at most a
+ * pass of the main loop (about a second) old.
  *
  * Limits (libmicrohttpd options) keep bad clients from stalling or
  * crashing the endpoint: one event-driven thread (epoll) serves every
@@ -80,6 +82,24 @@ static uint64 reason_history[METRICS_HISTORY][ROUTE_REASON_COUNT];
 static int64 reason_history_ms[METRICS_HISTORY];
 static int	history_next = 0;
 static int	history_count = 0;
+
+/*
+ * Bodies of /metrics and of /, formatted once per generation (a pass of
+ * the main loop, about a second) and shared by every response of it, so
+ * that many slow clients hold one copy, not one each.
+ */
+typedef struct SharedBody
+{
+	int			refs;			/* the cache's, and one per response */
+	size_t		len;
+	char	   *data;			/* malloc'd */
+} SharedBody;
+
+#define BODY_METRICS	0
+#define BODY_PAGE		1
+static uint64 generation = 0;	/* advanced by each pass of the main loop */
+static SharedBody *bodies[2];
+static uint64 body_generation[2];
 
 /* the main thread's own */
 static struct MHD_Daemon *daemon_handle = NULL;
@@ -182,33 +202,23 @@ MetricsListenCheckHook(char **newval, void **extra, GucSource source)
 
 /* ---- the HTTP thread: no palloc, no ereport, no LWLock, no SQL ---- */
 
+/* Answer with a fixed text. */
 static enum MHD_Result
-MetricsRespond(struct MHD_Connection *connection, unsigned int status, const char *type,
-			   char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+MetricsRespondStatic(struct MHD_Connection *connection, unsigned int status, const char *text)
 {
 	struct MHD_Response *response;
 	enum MHD_Result ret;
 
-	response = MHD_create_response_from_buffer(len, body, mode);
+	response = MHD_create_response_from_buffer(strlen(text), unconstify(char *, text),
+											   MHD_RESPMEM_PERSISTENT);
 	if (response == NULL)
-	{
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
 		return MHD_NO;
-	}
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	ret = MHD_queue_response(connection, status, response);
 	MHD_destroy_response(response);
 	return ret;
-}
-
-static enum MHD_Result
-MetricsRespondStatic(struct MHD_Connection *connection, unsigned int status, const char *text)
-{
-	return MetricsRespond(connection, status, "text/plain; charset=utf-8",
-						  unconstify(char *, text), strlen(text), MHD_RESPMEM_PERSISTENT);
 }
 
 /* Does the request carry the password?  Any user name is accepted. */
@@ -244,6 +254,95 @@ MetricsAuthorized(struct MHD_Connection *connection)
 	if (given != NULL)
 		MHD_free(given);
 	return ok;
+}
+
+/* The status page from the published snapshot; publish_lock held. */
+static char *
+MetricsFormatPage(size_t *len)
+{
+	uint64		recent[ROUTE_REASON_COUNT] = {0};
+	int			window_s = 0;
+
+	if (history_count > 1)
+	{
+		int			newest = (history_next + METRICS_HISTORY - 1) % METRICS_HISTORY;
+		int			oldest = (history_next + METRICS_HISTORY - history_count) % METRICS_HISTORY;
+
+		for (int r = 0; r < ROUTE_REASON_COUNT; r++)
+			recent[r] = reason_history[newest][r] - reason_history[oldest][r];
+		window_s = (int) ((reason_history_ms[newest] - reason_history_ms[oldest] + 500) / 1000);
+	}
+	return StatusPageFormat(published, recent, window_s, len);
+}
+
+/* Drop a reference; publish_lock held. */
+static void
+MetricsBodyUnref(SharedBody *body)
+{
+	if (--body->refs == 0)
+	{
+		free(body->data);
+		free(body);
+	}
+}
+
+/* libmicrohttpd is done with a response's body. */
+static void
+MetricsBodyRelease(void *arg)
+{
+	pthread_mutex_lock(&publish_lock);
+	MetricsBodyUnref((SharedBody *) arg);
+	pthread_mutex_unlock(&publish_lock);
+}
+
+/*
+ * Answer with the body of this kind for the current generation, formatted
+ * by the first request of the generation and shared by the others.
+ */
+static enum MHD_Result
+MetricsRespondBody(struct MHD_Connection *connection, int kind, const char *type)
+{
+	SharedBody *body;
+	struct MHD_Response *response;
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&publish_lock);
+	if (bodies[kind] == NULL || body_generation[kind] != generation)
+	{
+		size_t		len = 0;
+		char	   *data = kind == BODY_METRICS ? MetricsFormatText(published, &len) :
+			MetricsFormatPage(&len);
+		SharedBody *fresh = data != NULL ? malloc(sizeof(SharedBody)) : NULL;
+
+		if (fresh == NULL)
+		{
+			pthread_mutex_unlock(&publish_lock);
+			free(data);
+			return MetricsRespondStatic(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+		}
+		fresh->refs = 1;		/* the cache's */
+		fresh->len = len;
+		fresh->data = data;
+		if (bodies[kind] != NULL)
+			MetricsBodyUnref(bodies[kind]);
+		bodies[kind] = fresh;
+		body_generation[kind] = generation;
+	}
+	body = bodies[kind];
+	body->refs++;				/* the response's */
+	pthread_mutex_unlock(&publish_lock);
+
+	response = MHD_create_response_from_buffer_with_free_callback_cls(body->len, body->data,
+																	  MetricsBodyRelease, body);
+	if (response == NULL)
+	{
+		MetricsBodyRelease(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(connection, MHD_HTTP_OK, response);
+	MHD_destroy_response(response);
+	return ret;
 }
 
 static enum MHD_Result
@@ -296,42 +395,9 @@ MetricsHandle(void *cls, struct MHD_Connection *connection, const char *url, con
 	}
 
 	if (strcmp(url, "/metrics") == 0)
-	{
-		char	   *text;
-		size_t		len = 0;
-
-		pthread_mutex_lock(&publish_lock);
-		text = MetricsFormatText(published, &len);
-		pthread_mutex_unlock(&publish_lock);
-		if (text == NULL)
-			return MetricsRespondStatic(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-		return MetricsRespond(connection, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-							  text, len, MHD_RESPMEM_MUST_FREE);
-	}
+		return MetricsRespondBody(connection, BODY_METRICS, "text/plain; version=0.0.4; charset=utf-8");
 	if (strcmp(url, "/") == 0)
-	{
-		uint64		recent[ROUTE_REASON_COUNT] = {0};
-		int			window_s = 0;
-		char	   *page;
-		size_t		len = 0;
-
-		pthread_mutex_lock(&publish_lock);
-		if (history_count > 1)
-		{
-			int			newest = (history_next + METRICS_HISTORY - 1) % METRICS_HISTORY;
-			int			oldest = (history_next + METRICS_HISTORY - history_count) % METRICS_HISTORY;
-
-			for (int r = 0; r < ROUTE_REASON_COUNT; r++)
-				recent[r] = reason_history[newest][r] - reason_history[oldest][r];
-			window_s = (int) ((reason_history_ms[newest] - reason_history_ms[oldest] + 500) / 1000);
-		}
-		page = StatusPageFormat(published, recent, window_s, &len);
-		pthread_mutex_unlock(&publish_lock);
-		if (page == NULL)
-			return MetricsRespondStatic(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-		return MetricsRespond(connection, MHD_HTTP_OK, "text/html; charset=utf-8", page, len,
-							  MHD_RESPMEM_MUST_FREE);
-	}
+		return MetricsRespondBody(connection, BODY_PAGE, "text/html; charset=utf-8");
 	return MetricsRespondStatic(connection, MHD_HTTP_NOT_FOUND, "not found: try /, /metrics or /healthz\n");
 }
 
@@ -489,6 +555,7 @@ GeoshardMetricsMain(Datum main_arg)
 			MetricsRecordReasons();
 			pthread_mutex_lock(&publish_lock);
 			heartbeat_ms = MetricsNowMs();
+			generation++;
 			pthread_mutex_unlock(&publish_lock);
 		}
 
