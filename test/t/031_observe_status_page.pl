@@ -76,6 +76,7 @@ ok( poll_until(
 is($http->get("$base/")->{headers}{'content-type'}, 'text/html; charset=utf-8', 'the page is HTML');
 my $page = $http->get("$base/")->{content};
 unlike($page, qr/<(script|link|img)\b|src=|href="http/i, 'the page loads no script and no external asset');
+like($page, qr/<meta http-equiv="refresh" content="5">/, 'the page reloads itself every 5 s');
 
 # Chromium, headless, as the unprivileged user the tests run as
 my $out = $PostgreSQL::Test::Utils::log_path;
