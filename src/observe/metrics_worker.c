@@ -463,6 +463,13 @@ MetricsStart(bool *logged)
 		return false;
 	}
 	listening_on = strdup(geoshard_metrics_listen);
+	if (listening_on == NULL)
+	{
+		MetricsStop();
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
 	ereport(LOG,
 			(errmsg("geoshard metrics listening on \"%s\"", geoshard_metrics_listen)));
 	*logged = false;
