@@ -74,7 +74,14 @@ OBJS = \
 	src/raft/raft_admin.o \
 	src/ratelimit/gcra.o \
 	src/ratelimit/rate_limit_table.o \
-	src/ratelimit/rate_limit.o
+	src/ratelimit/rate_limit.o \
+	src/observe/counters.o \
+	src/observe/metrics.o \
+	src/observe/metrics_routing.o \
+	src/observe/metrics_health.o \
+	src/observe/exposition.o \
+	src/observe/status_page.o \
+	src/observe/metrics_worker.o
 
 # Install script: per-area SQL files joined in this order.
 SQL_PARTS = \
@@ -86,7 +93,8 @@ SQL_PARTS = \
 	src/cdc/cdc.sql \
 	src/ratelimit/ratelimit.sql \
 	src/redisview/redisview.sql \
-	src/raft/raft.sql
+	src/raft/raft.sql \
+	src/observe/observe.sql
 
 DATA = $(foreach v,$(RELEASES),geoshard--$(v).sql) $(wildcard geoshard--*--*.sql) \
 	$(foreach v,$(POSTGIS_RELEASES),geoshard_postgis--$(v).sql) $(wildcard geoshard_postgis--*--*.sql)
@@ -117,7 +125,8 @@ REGRESS = \
 	cdc_decoder \
 	cdc_decoder_types \
 	cdc_decoder_options \
-	ratelimit_gcra
+	ratelimit_gcra \
+	observe_metrics
 REGRESS_OPTS = --load-extension=geoshard
 
 ISOLATION = crdt_upsert
@@ -128,7 +137,7 @@ PROVE_TESTS = test/t/*.pl
 
 # libpq-fe.h: PostgreSQL's include directory, else where pkg-config finds libpq
 PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir) $(shell pkg-config --cflags-only-I libpq 2>/dev/null)
-SHLIB_LINK = -lmaxminddb -lcurl -lhiredis -lraft $(libpq)
+SHLIB_LINK = -lmaxminddb -lcurl -lhiredis -lraft -lmicrohttpd $(libpq)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 # Where this Makefile lives, known before PGXS (which may be missing on a fresh machine).
@@ -212,7 +221,9 @@ bench_cdc = cdc_decode.sh cdc_publish.sh
 bench_ratelimit = ratelimit.sh
 # radius reads on a geo view vs PostgreSQL, and freshness
 bench_redisview = redisview.sh
-BENCH_AREAS = core routing health cdc ratelimit redisview
+# route_region with and without the metrics counters
+bench_metrics = metrics.sh
+BENCH_AREAS = core routing health cdc ratelimit redisview metrics
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 

@@ -21,6 +21,9 @@ packages=(
 	redis-server redis-tools
 	# cdc publisher: the Redis client library (redis-server above serves its tests, demo and benchmark)
 	libhiredis-dev
+	# observe: the metrics worker's HTTP server, the Prometheus that scrapes it (030),
+	# the browser that loads the status page (031); curl for make demo
+	libmicrohttpd-dev prometheus chromium curl
 )
 
 # The raft area links with libraft 0.22 (cowsql/raft) from bookworm-backports:

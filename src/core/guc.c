@@ -14,6 +14,7 @@
 
 #include "core/guc.h"
 #include "core/redis.h"
+#include "observe/metrics_worker.h"
 #include "routing/geoip.h"
 #include "routing/score.h"
 
@@ -59,6 +60,11 @@ bool		geoshard_raft_enabled = true;
 int			geoshard_raft_heartbeat_ms = 30;
 int			geoshard_raft_election_timeout_ms = 150;
 int			geoshard_raft_propose_timeout_ms = 10000;
+
+/* observe */
+bool		geoshard_metrics_enabled = true;
+char	   *geoshard_metrics_listen = NULL;
+char	   *geoshard_metrics_password = NULL;
 
 static const struct config_enum_entry geoip_layout_options[] = {
 	{"auto", GEOIP_LAYOUT_AUTO, false},
@@ -529,6 +535,48 @@ GeoshardGucInit(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+
+	/* ---- observe: metrics and the endpoint (docs/observe.md) ---- */
+
+	/*
+	 * Superuser-set: turning counting off hides a session's calls from the
+	 * operators' figures.  On by default; the cost is measured in
+	 * docs/benchmarks.md ("Metrics overhead").
+	 */
+	DefineCustomBoolVariable("geoshard.metrics_enabled",
+							 "Counts route_region calls and GeoIP lookups in shared memory for geoshard.metrics.",
+							 "Off: this session's calls are not counted.",
+							 &geoshard_metrics_enabled,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * PGC_SIGHUP: the metrics worker opens, moves or closes its listener on
+	 * reload, without a restart.
+	 */
+	DefineCustomStringVariable("geoshard.metrics_listen",
+							   "Sets the address and port the metrics worker serves /metrics on.",
+							   "An IPv4 address or a bracketed IPv6 address, a colon and a port, such as 127.0.0.1:9188; empty turns the endpoint off.",
+							   &geoshard_metrics_listen,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   MetricsListenCheckHook, NULL, NULL);
+
+	/*
+	 * A secret: hidden from other users.  PGC_SIGHUP rather than PGC_SUSET,
+	 * because only the worker reads it: a session's SET could not reach it.
+	 */
+	DefineCustomStringVariable("geoshard.metrics_password",
+							   "Sets the password HTTP basic authentication asks for on the metrics endpoint.",
+							   "Empty: no authentication.  Any user name is accepted.",
+							   &geoshard_metrics_password,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("geoshard");
 }

@@ -69,6 +69,17 @@ extern int	geoshard_raft_heartbeat_ms;
 extern int	geoshard_raft_election_timeout_ms;
 extern int	geoshard_raft_propose_timeout_ms;
 
+/* ---- observe: metrics (docs/observe.md) ---- */
+
+/* geoshard.metrics_enabled: count route_region calls and GeoIP lookups */
+extern bool geoshard_metrics_enabled;
+
+/* geoshard.metrics_listen: address:port of /metrics ("" = off) */
+extern char *geoshard_metrics_listen;
+
+/* geoshard.metrics_password: basic-auth password of the endpoint ("" = none) */
+extern char *geoshard_metrics_password;
+
 extern void GeoshardGucInit(void);
 
 #endif							/* GEOSHARD_CORE_GUC_H */

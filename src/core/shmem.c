@@ -27,6 +27,7 @@
 #include "ratelimit/rate_limit_table.h"
 #include "redisview/redisview.h"
 #include "raft/raft_shmem.h"
+#include "observe/counters.h"
 #include "routing/latency.h"
 #include "routing/routing_table.h"
 
@@ -67,6 +68,8 @@ static const GeoshardShmemArea areas[] = {
 	/* redisview */
 	{"geoshard redisview", RedisViewShmemSize, 1, RedisViewShmemInit},
 	{"geoshard raft", RaftShmemSize, 1, RaftShmemInit},
+	/* observe: the per-backend counters of the hot paths (counters.c) */
+	{"geoshard observe", ObserveShmemSize, 0, ObserveShmemInit},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;

@@ -75,6 +75,7 @@ static const GeoshardWorker workers[] = {
 	{"geoshard cdc", "GeoshardCdcMain"},
 	{"geoshard redisview", "GeoshardRedisviewMain"},
 	{"geoshard raft", "GeoshardRaftMain"},
+	{"geoshard metrics", "GeoshardMetricsMain"},
 };
 
 /* this worker's state */

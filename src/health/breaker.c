@@ -97,6 +97,7 @@ typedef struct HealthRegion
 	TimestampTz half_open_at;	/* open: when the cooldown ends */
 	TimestampTz opened_at;		/* last transition to open, 0: never */
 	int			cooldown_level; /* the cooldown is base << level */
+	HealthCounters counters;	/* kept across syncs, for geoshard.metrics */
 } HealthRegion;
 
 typedef struct HealthShared
@@ -113,6 +114,11 @@ typedef struct HealthShared
 } HealthShared;
 
 static HealthShared *health_shared = NULL;
+
+/* from a LAN to another continent, and the default probe timeout (250 ms) */
+const double HealthRttBucketBounds[HEALTH_RTT_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
+};
 
 Size
 HealthShmemSize(void)
@@ -403,8 +409,10 @@ HealthSync(const HealthTarget *targets, int ntargets)
 			TimestampTz forced_at = h->forced_at;
 			bool		changes = h->state != ROUTING_BREAKER_CLOSED && forced == HEALTH_AUTO;
 			TimestampTz since = h->since;
+			HealthCounters counters = h->counters;
 
 			HealthRegionReset(h, targets[i].region, changes ? now : since);
+			h->counters = counters;
 			h->has_endpoint = targets[i].configured != NULL;
 			strlcpy(h->endpoint, masked[i], HEALTH_ENDPOINT_LEN);
 			h->forced = forced;
@@ -432,11 +440,12 @@ HealthCooldownMs(const HealthRegion *h)
 
 /* Queue a transition of h for health_events; returns the new count. */
 static int
-HealthAddEvent(HealthEvent *events, int nevents, int maxevents, const HealthRegion *h,
+HealthAddEvent(HealthEvent *events, int nevents, int maxevents, HealthRegion *h,
 			   RoutingBreaker from, RoutingBreaker to, HealthReason reason, TimestampTz at)
 {
 	HealthEvent *e;
 
+	h->counters.transitions[to]++;
 	if (nevents >= maxevents)
 		return nevents;
 	e = &events[nevents];
@@ -478,6 +487,19 @@ HealthTransition(HealthRegion *h, RoutingBreaker to, HealthReason reason, Timest
 	return HealthAddEvent(events, nevents, maxevents, h, from, to, reason, now);
 }
 
+/* Put a successful probe's round trip in the histogram. */
+static void
+HealthCountRtt(HealthCounters *counters, double rtt_s)
+{
+	for (int b = 0; b < HEALTH_RTT_BUCKETS; b++)
+		if (rtt_s <= HealthRttBucketBounds[b])
+		{
+			counters->rtt_buckets[b]++;
+			break;
+		}
+	counters->rtt_sum_s += rtt_s;
+}
+
 /*
  * Apply one round's results (results[i] belongs to targets[i]; unprobed
  * targets have none), time-based transitions and forced changes; fill
@@ -508,6 +530,11 @@ HealthApplyResults(const HealthTarget *targets, const HealthResult *results, int
 		h->last_up = r->up;
 		strlcpy(h->last_error, r->up ? "" : r->error, HEALTH_ERROR_LEN);
 		h->last_rtt_ms = r->up ? r->rtt_ms : get_float8_nan();
+		h->counters.probes++;
+		if (r->up)
+			HealthCountRtt(&h->counters, r->rtt_ms / 1000.0);
+		else
+			h->counters.failures++;
 		if (r->up)
 		{
 			h->smoothed_rtt_ms = isnan(h->smoothed_rtt_ms) ? r->rtt_ms :
@@ -879,4 +906,35 @@ probe_now(PG_FUNCTION_ARGS)
 	nulls[2] = h.last_error[0] == '\0';
 	values[3] = CStringGetTextDatum(RoutingBreakerName(HealthEffective(&h)));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * Copy every region's state and totals into out (room for
+ * ROUTING_MAX_REGIONS), for geoshard.metrics; returns their number, 0
+ * without shared memory.
+ */
+int
+HealthMetricsCopy(HealthRegionMetrics *out, bool *panic)
+{
+	int			n;
+
+	*panic = false;
+	if (health_shared == NULL)
+		return 0;
+	LWLockAcquire(health_shared->lock, LW_SHARED);
+	n = health_shared->nregions;
+	*panic = health_shared->panic;
+	for (int i = 0; i < n; i++)
+	{
+		const HealthRegion *h = &health_shared->regions[i];
+
+		memcpy(out[i].id, h->id, ROUTING_NAME_LEN);
+		out[i].state = (uint8) HealthEffective(h);
+		out[i].degraded = h->degraded;
+		out[i].forced = h->forced != HEALTH_AUTO;
+		out[i].probed = h->probed;
+		out[i].counters = h->counters;
+	}
+	LWLockRelease(health_shared->lock);
+	return n;
 }

@@ -60,6 +60,32 @@ typedef struct HealthResult
 	char		error[HEALTH_ERROR_LEN];
 } HealthResult;
 
+/* upper bounds, in seconds, of the probe round-trip histogram's buckets */
+#define HEALTH_RTT_BUCKETS	11
+extern const double HealthRttBucketBounds[HEALTH_RTT_BUCKETS];
+
+/* a region's running totals since the server started, for geoshard.metrics */
+typedef struct HealthCounters
+{
+	uint64		probes;
+	uint64		failures;
+	uint64		transitions[3]; /* by the RoutingBreaker entered */
+	uint64		rtt_buckets[HEALTH_RTT_BUCKETS];	/* successful probes per
+													 * bucket, not cumulative */
+	double		rtt_sum_s;		/* of successful probes */
+} HealthCounters;
+
+/* a region's figures for geoshard.metrics (HealthMetricsCopy) */
+typedef struct HealthRegionMetrics
+{
+	char		id[ROUTING_NAME_LEN];
+	uint8		state;			/* effective RoutingBreaker, as region_health shows */
+	bool		degraded;
+	bool		forced;
+	bool		probed;
+	HealthCounters counters;
+} HealthRegionMetrics;
+
 extern Size HealthShmemSize(void);
 extern void HealthShmemInit(void *shared, bool found, LWLockPadded *locks);
 
@@ -75,5 +101,6 @@ extern uint64 HealthRoundRequested(void);
 extern void HealthRoundServed(uint64 request);
 extern void HealthPublish(void);
 extern const char *HealthReasonName(HealthReason reason);
+extern int	HealthMetricsCopy(HealthRegionMetrics *out, bool *panic);
 
 #endif							/* GEOSHARD_HEALTH_BREAKER_H */

@@ -47,6 +47,7 @@
 #include "utils/timestamp.h"
 
 #include "core/guc.h"
+#include "observe/counters.h"
 #include "routing/geoip.h"
 #include "routing/geoip_layout.h"
 #include "routing/geoip_reserved.h"
@@ -372,13 +373,18 @@ GeoipLocate(inet *ip, bool want_radius, GeoipAnswer *answer)
 
 		if ((range < 0 || (db.reserved_in_file & (UINT32_C(1) << range)) != 0) &&
 			GeoipLookupFile(mmdb, addr, ipv4, want_radius, answer))
+		{
+			ObserveCount(OBSERVE_GEOIP + OBSERVE_GEOIP_MMDB);
 			return "mmdb";
+		}
 	}
 	if (GeoipTableLookup(ip, answer))
 	{
 		answer->has_radius &= want_radius;
+		ObserveCount(OBSERVE_GEOIP + OBSERVE_GEOIP_TABLE);
 		return "table";
 	}
+	ObserveCount(OBSERVE_GEOIP + OBSERVE_GEOIP_MISS);
 	return NULL;
 }
 

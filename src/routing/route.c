@@ -27,6 +27,7 @@
 
 #include "core/guc.h"
 #include "geo/sphere.h"
+#include "observe/counters.h"
 #include "routing/country.h"
 #include "routing/geoip.h"
 #include "routing/latency.h"
@@ -41,6 +42,7 @@ typedef struct RouteRequest
 	GeoipAnswer geoip;
 	const char *source;			/* mmdb, table, argument or NULL */
 	const char *location_source;	/* source, or country; NULL when unknown */
+	ObserveLocationSource location_code;	/* location_source, for the metrics */
 } RouteRequest;
 
 /*
@@ -81,6 +83,9 @@ RouteLocateAddress(RouteRequest *req, inet *ip, bool explain)
 	client->from_country = false;
 	client->country_len = 0;
 	req->location_source = client->has_location ? req->source : NULL;
+	/* GeoipLocate answers "mmdb" or "table": the first letter tells them apart */
+	req->location_code = req->location_source == NULL ? OBSERVE_SOURCE_NONE :
+		req->location_source[0] == 'm' ? OBSERVE_SOURCE_MMDB : OBSERVE_SOURCE_TABLE;
 	if (req->geoip.country != NULL)
 		RouteSetCountry(client, VARDATA_ANY(req->geoip.country),
 						VARSIZE_ANY_EXHDR(req->geoip.country));
@@ -99,6 +104,7 @@ RouteLocateAddress(RouteRequest *req, inet *ip, bool explain)
 			req->geoip.has_radius = true;
 			req->geoip.accuracy_radius_km = country->radius_km;
 			req->location_source = "country";
+			req->location_code = OBSERVE_SOURCE_COUNTRY;
 		}
 	}
 	client->nobserved = LatencyLookup(LatencyNetworkKey(ip), client->observed);
@@ -134,20 +140,31 @@ RouteLocateArguments(FunctionCallInfo fcinfo, RouteRequest *req)
 	req->ip = NULL;
 	req->source = "argument";
 	req->location_source = "argument";
+	req->location_code = OBSERVE_SOURCE_ARGUMENT;
 	memset(&req->geoip, 0, sizeof(GeoipAnswer));
 	return true;
 }
 
-/* The winner's id for a located client, or NULL. */
+/*
+ * The winner's id for a located client, or NULL.  Counts the call by its
+ * reason and its client's location source (geoshard.metrics); the reason is
+ * worked out only while counting is on.
+ */
 static text *
-RouteWinner(const RouteClient *client)
+RouteWinner(const RouteRequest *req)
 {
+	const RouteClient *client = &req->client;
 	RouteDecision decision;
 	const RoutingTable *table;
 	char		id[ROUTING_NAME_LEN];
 
 	table = RoutingTableAcquire();
 	RouteDecide(table, client, &decision);
+	if (geoshard_metrics_enabled)
+	{
+		ObserveCount(OBSERVE_ROUTE_REASON + RouteReasonOf(table, client, &decision));
+		ObserveCount(OBSERVE_ROUTE_SOURCE + req->location_code);
+	}
 	if (decision.winner >= 0)
 		memcpy(id, table->regions[decision.winner].id, ROUTING_NAME_LEN);
 	RoutingTableRelease();
@@ -164,7 +181,7 @@ route_region(PG_FUNCTION_ARGS)
 	text	   *result;
 
 	RouteLocateAddress(&req, PG_GETARG_INET_PP(0), false);
-	result = RouteWinner(&req.client);
+	result = RouteWinner(&req);
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(result);
@@ -180,7 +197,7 @@ route_region_at(PG_FUNCTION_ARGS)
 
 	if (!RouteLocateArguments(fcinfo, &req))
 		PG_RETURN_NULL();
-	result = RouteWinner(&req.client);
+	result = RouteWinner(&req);
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(result);

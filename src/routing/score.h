@@ -34,6 +34,26 @@ typedef enum RouteExclusion
 	ROUTE_FENCED
 } RouteExclusion;
 
+/* why the winner won, or why there is none (RouteReasonOf) */
+typedef enum RouteReasonCode
+{
+	ROUTE_REASON_NO_REGIONS,
+	ROUTE_REASON_NO_ALLOWED_REGION,
+	ROUTE_REASON_NO_REGION_AVAILABLE,
+	ROUTE_REASON_PANIC,
+	ROUTE_REASON_FENCED,
+	ROUTE_REASON_FAILOVER,
+	ROUTE_REASON_OVER_CAPACITY_LAST_RESORT,
+	ROUTE_REASON_DEFAULT_REGION,
+	ROUTE_REASON_NO_CLIENT_LOCATION,
+	ROUTE_REASON_COUNTRY_LOCATION,
+	ROUTE_REASON_NEAREST_OVER_CAPACITY,
+	ROUTE_REASON_LEAST_LOADED,
+	ROUTE_REASON_LOWEST_COST,
+	ROUTE_REASON_LOWEST_LATENCY,
+	ROUTE_REASON_COUNT
+} RouteReasonCode;
+
 /* one region's figures for the client; slot is its place in the table */
 typedef struct RouteCandidate
 {
@@ -65,6 +85,9 @@ typedef struct RouteDecision
 extern void RouteDecide(const RoutingTable *table, const RouteClient *client,
 						RouteDecision *decision);
 extern int	RouteRank(RouteDecision *decision, int *order);
+extern RouteReasonCode RouteReasonOf(const RoutingTable *table, const RouteClient *client,
+									 const RouteDecision *decision);
+extern const char *RouteReasonName(RouteReasonCode reason);
 extern const char *RouteReason(const RoutingTable *table, const RouteClient *client,
 							   const RouteDecision *decision);
 extern const char *RouteExclusionName(RouteExclusion exclusion);

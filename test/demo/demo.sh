@@ -7,7 +7,8 @@
 #
 # GEOSHARD_DEMO_DIR (default /tmp/geoshard-demo) and GEOSHARD_DEMO_PORT
 # (default 5488) choose where it lives; a loopback redis-server for the CDC
-# part listens on GEOSHARD_DEMO_REDIS_PORT (default 5489).  As root, the server and psql run as
+# part listens on GEOSHARD_DEMO_REDIS_PORT (default 5489), and the metrics worker
+# serves /metrics and the status page on GEOSHARD_DEMO_METRICS_PORT (default 9188).  As root, the server and psql run as
 # the unprivileged postgres user.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ PGBIN=$("$PG_CONFIG" --bindir)
 DIR=${GEOSHARD_DEMO_DIR:-/tmp/geoshard-demo}
 PORT=${GEOSHARD_DEMO_PORT:-5488}
 REDIS_PORT=${GEOSHARD_DEMO_REDIS_PORT:-5489}
+METRICS_PORT=${GEOSHARD_DEMO_METRICS_PORT:-9188}
 
 if [ "$(id -u)" -eq 0 ]; then
 	RUNAS=(runuser -u postgres --)
@@ -52,6 +54,8 @@ geoshard.geoip_database = '$DIR/demo.mmdb'
 wal_level = logical
 output_plugin_libraries = 'pgoutput, test_decoding, geoshard'
 geoshard.redis_url = 'redis://127.0.0.1:$REDIS_PORT'
+# the metrics worker's /metrics and status page
+geoshard.metrics_listen = '127.0.0.1:$METRICS_PORT'
 CONF
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
 		--daemonize yes --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log"
@@ -64,6 +68,11 @@ CONF
 	run psql -X -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/showcase.sql"
 	PG_CONFIG="$PG_CONFIG" "$HERE/failover.sh" "$DIR" "$PORT"
 	PG_CONFIG="$PG_CONFIG" "$HERE/cdc.sh" "$DIR" "$PORT" "$REDIS_PORT"
+	echo
+	echo "Status page: http://127.0.0.1:$METRICS_PORT/ (docs/observe.md); the routing metrics:"
+	echo "  curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep '^geoshard_route_decisions_total'"
+	curl -s --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" | grep '^geoshard_route_decisions_total' | grep -v ' 0$' |
+		sed 's/^/  /' || echo "  (no answer: is port $METRICS_PORT free? set GEOSHARD_DEMO_METRICS_PORT)"
 	echo
 	echo "The demo server is running. Connect to the demo data, or to the empty database"
 	echo "'tour' for the README's quick tour, with:"

@@ -53,7 +53,9 @@ sub same_as_before
 
 # The extension's objects as pg_dump describes them in binary-upgrade mode
 # (which, unlike a plain dump, lists every member of an extension), minus
-# object ids and the user's own schema.
+# object ids, the user's own schema, and the values of sequences dumped as
+# configuration (health_events_id_seq): data, which the old server's health
+# worker may have moved.
 sub extension_objects
 {
 	my ($node, $db) = @_;
@@ -67,7 +69,7 @@ sub extension_objects
 	# (sequence positions are data: the workers of the upgraded server may
 	# have written rows, e.g. health_events, before the dump)
 	my @lines = grep {
-		!/binary_upgrade_|frozenxid|minmxid|^WHERE oid = '\d+'|^\\(un)?restrict |^-- Dumped (from|by)|^-- PostgreSQL database dump complete|^SET |^SELECT pg_catalog\.set_config|^SELECT pg_catalog\.setval/
+		!/binary_upgrade_|frozenxid|minmxid|^WHERE oid = '\d+'|^\\(un)?restrict |^-- Dumped (from|by)|^-- PostgreSQL database dump complete|^SET |^SELECT pg_catalog\.set_config|^SELECT pg_catalog\.setval\(/
 	} split /\n/, $out;
 
 	# Sorted entry by entry: pg_dump orders objects by dependencies, and the

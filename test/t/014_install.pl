@@ -86,12 +86,15 @@ like($node->safe_psql('postgres', q{SELECT obj_description(oid, 'pg_extension') 
 
 is( $node->safe_psql(
 		'postgres', q{
-		SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY 1)
+		SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text)
 		FROM pg_proc p
 		WHERE p.pronamespace = 'geoshard'::regnamespace
 		  AND has_function_privilege('public', p.oid, 'EXECUTE')}),
-	'geoshard.is_preloaded(), geoshard.region_health_state(), geoshard.cdc_status_state()',
-	'of schema geoshard, only is_preloaded(), region_health_state() and cdc_status_state() (behind the views region_health and cdc_status, no passwords) are executable by PUBLIC');
+	# metrics_values() (behind the view metrics) shows counts, breaker
+	# states and region ids, which route_region shows anyone: no endpoint,
+	# address or password
+	'geoshard.cdc_status_state(), geoshard.is_preloaded(), geoshard.metrics_values(), geoshard.region_health_state()',
+	'of schema geoshard, only is_preloaded(), cdc_status_state(), metrics_values() and region_health_state() (behind the views cdc_status, metrics and region_health: no passwords) are executable by PUBLIC');
 is( $node->safe_psql(
 		'postgres', q{
 		SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY 1)
