@@ -62,7 +62,7 @@
  * is not degraded and that are not themselves far above it, so a slow spell
  * does not become its own baseline.  The
  * factor rule (geoshard.health_degraded_factor) waits for
- * HEALTH_BASELINE_SAMPLES of them, and compares with at least
+ * HEALTH_BASELINE_SAMPLES healthy probes, and compares with at least
  * HEALTH_BASELINE_FLOOR_MS, so that jitter on a sub-millisecond loopback or
  * LAN round trip is not "4 times slower".
  */
@@ -90,7 +90,7 @@ typedef struct HealthRegion
 	double		last_rtt_ms;	/* NaN: none yet */
 	double		smoothed_rtt_ms;	/* NaN: none yet */
 	double		baseline_rtt_ms;	/* NaN: none yet */
-	int			baseline_samples;	/* probes averaged into it */
+	int			baseline_samples;	/* healthy probes since it started (capped) */
 	char		last_error[HEALTH_ERROR_LEN];
 	TimestampTz last_probe;		/* 0: never */
 	TimestampTz since;			/* entered the effective state */
@@ -572,11 +572,12 @@ HealthApplyResults(const HealthTarget *targets, const HealthResult *results, int
 									   now, events, nevents, maxevents);
 
 		h->degraded = HealthIsDegraded(h);
-		if (r->up && h->state == ROUTING_BREAKER_CLOSED && !h->degraded &&
-			!HealthIsBaselineOutlier(h, r->rtt_ms))
+		if (r->up && h->state == ROUTING_BREAKER_CLOSED && !h->degraded)
 		{
-			h->baseline_rtt_ms = isnan(h->baseline_rtt_ms) ? r->rtt_ms :
-				HEALTH_BASELINE_ALPHA * r->rtt_ms + (1.0 - HEALTH_BASELINE_ALPHA) * h->baseline_rtt_ms;
+			if (!HealthIsBaselineOutlier(h, r->rtt_ms))
+				h->baseline_rtt_ms = isnan(h->baseline_rtt_ms) ? r->rtt_ms :
+					HEALTH_BASELINE_ALPHA * r->rtt_ms + (1.0 - HEALTH_BASELINE_ALPHA) * h->baseline_rtt_ms;
+			/* outliers count towards the warm-up: a few slow ones must not postpone it forever */
 			if (h->baseline_samples < HEALTH_BASELINE_SAMPLES)
 				h->baseline_samples++;
 		}
