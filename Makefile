@@ -79,6 +79,10 @@ OBJS = \
 	src/observe/metrics.o \
 	src/observe/metrics_routing.o \
 	src/observe/metrics_health.o \
+	src/observe/metrics_raft.o \
+	src/observe/metrics_cdc.o \
+	src/observe/metrics_redisview.o \
+	src/observe/metrics_ratelimit.o \
 	src/observe/exposition.o \
 	src/observe/status_page.o \
 	src/observe/metrics_worker.o

@@ -138,6 +138,24 @@ CdcStatusPublish(const CdcSinkStatus *sinks, int n)
 	LWLockRelease(cdc_shared->lock);
 }
 
+/*
+ * Copy the published figures of every sink into out (CDC_MAX_SINKS long) and
+ * return how many there are; 0 without shared memory.  For the metrics.
+ */
+int
+CdcStatusCopy(CdcSinkStatus *out)
+{
+	int			n;
+
+	if (cdc_shared == NULL)
+		return 0;
+	LWLockAcquire(cdc_shared->lock, LW_SHARED);
+	n = cdc_shared->nsinks;
+	memcpy(out, cdc_shared->sinks, sizeof(CdcSinkStatus) * n);
+	LWLockRelease(cdc_shared->lock);
+	return n;
+}
+
 static const char *
 CdcStateName(CdcState state)
 {

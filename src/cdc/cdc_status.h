@@ -38,6 +38,7 @@ typedef struct CdcSinkStatus
 	double		rtt_ms;			/* the last exchange with Redis; NaN none */
 	uint64		published;		/* events added to streams since the worker started */
 	uint64		skipped;		/* events Redis already held */
+	uint64		errors;			/* failed passes since the worker started */
 	char		last_error[CDC_ERROR_LEN];	/* "" none */
 	TimestampTz last_error_at;
 } CdcSinkStatus;
@@ -45,6 +46,7 @@ typedef struct CdcSinkStatus
 extern Size CdcShmemSize(void);
 extern void CdcShmemInit(void *shared, bool found, LWLockPadded *locks);
 extern void CdcStatusPublish(const CdcSinkStatus *sinks, int n);
+extern int	CdcStatusCopy(CdcSinkStatus *out);
 extern void CdcWorkerAttach(void);
 extern uint64 CdcSinksGeneration(void);
 

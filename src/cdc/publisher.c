@@ -270,6 +270,7 @@ CdcSinkFail(CdcSink *sink, const char *fmt,...)
 	strlcpy(status->last_error, error, sizeof(status->last_error));
 	status->last_error_at = GetCurrentTimestamp();
 	status->state = CDC_STATE_RETRYING;
+	status->errors++;
 
 	sink->failures = Min(sink->failures + 1, 30);
 	delay = CDC_BACKOFF_MIN_MS << Min(sink->failures - 1, 10);

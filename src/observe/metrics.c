@@ -12,11 +12,9 @@
  * metrics worker's HTTP thread too, so they take no LWLock, allocate
  * nothing with palloc and never raise an error.
  *
- * Areas still to come plug in here, one row each, with their families
- * documented in docs/observe.md: raft (term, commit and applied index,
- * leader changes), cdc (events, lag and errors per sink), redisview (lag
- * per view), ratelimit (decisions).  An area whose figures sit behind an
- * LWLock copies them in its snapshot function; an area that counts on a
+ * Each area has one row here and its families documented in
+ * docs/observe.md.  An area whose figures sit behind an LWLock copies them
+ * in its snapshot function (metrics_<area>.c); an area that counts on a
  * hot path adds counters to counters.h's ObserveCounter and reads them with
  * ObserveSum().
  */
@@ -34,7 +32,10 @@
 static const MetricsArea areas[] = {
 	{"routing", RoutingMetricsSnapshotSize, RoutingMetricsSnapshot, RoutingMetricsEmit},
 	{"health", HealthMetricsSnapshotSize, HealthMetricsSnapshot, HealthMetricsEmit},
-	/* raft, cdc, redisview, ratelimit: one row each, as they land */
+	{"raft", RaftMetricsSnapshotSize, RaftMetricsSnapshot, RaftMetricsEmit},
+	{"cdc", CdcMetricsSnapshotSize, CdcMetricsSnapshot, CdcMetricsEmit},
+	{"redisview", RedisViewMetricsSnapshotSize, RedisViewMetricsSnapshot, RedisViewMetricsEmit},
+	{"ratelimit", RateLimitMetricsSnapshotSize, RateLimitMetricsSnapshot, RateLimitMetricsEmit},
 };
 
 /* Bytes of a snapshot of every area. */

@@ -13,7 +13,9 @@
 #ifndef GEOSHARD_OBSERVE_METRICS_H
 #define GEOSHARD_OBSERVE_METRICS_H
 
+#include "cdc/cdc_status.h"
 #include "health/breaker.h"
+#include "redisview/redisview.h"
 #include "routing/routing_table.h"
 
 typedef enum MetricType
@@ -83,6 +85,64 @@ typedef struct HealthSnapshot
 	HealthRegionMetrics regions[ROUTING_MAX_REGIONS];
 } HealthSnapshot;
 
+/* the raft area's snapshot: what the raft worker publishes (raft_shmem.h) */
+typedef struct RaftSnapshot
+{
+	bool		in_group;		/* false: no raft group here, no samples */
+	bool		is_leader;
+	uint64		term;
+	uint64		commit_index;
+	uint64		applied_index;
+	uint64		leader;			/* 0: none known */
+	uint64		leader_changes;
+} RaftSnapshot;
+
+/* the cdc area's snapshot: the figures of each sink (CdcStatusCopy) */
+typedef struct CdcSnapshotSink
+{
+	char		sink[NAMEDATALEN];
+	double		lag_s;			/* now minus behind_since at the snapshot; 0 caught up */
+	double		rtt_s;			/* NaN: no exchange yet */
+	uint64		published;
+	uint64		skipped;
+	uint64		errors;
+} CdcSnapshotSink;
+
+typedef struct CdcSnapshot
+{
+	int			nsinks;
+	CdcSnapshotSink sinks[CDC_MAX_SINKS];
+} CdcSnapshot;
+
+/* the redisview area's snapshot: the figures of each view */
+typedef struct RedisViewSnapshotView
+{
+	char		view[NAMEDATALEN];
+	uint64		lag_bytes;
+	double		lag_s;			/* now minus behind_since at the snapshot; 0 caught up */
+	uint64		applied;
+	uint64		skipped;
+	int64		keys;
+	int64		generation;
+} RedisViewSnapshotView;
+
+typedef struct RedisViewSnapshot
+{
+	int			nviews;
+	RedisViewSnapshotView views[REDISVIEW_MAX_VIEWS];
+} RedisViewSnapshot;
+
+/* the ratelimit area's snapshot: the counters of the table (RateLimitCountersGet) */
+typedef struct RateLimitSnapshot
+{
+	bool		attached;
+	int64		capacity;
+	int64		evictions;
+	int64		recycled;
+	int64		allowed;
+	int64		denied;
+} RateLimitSnapshot;
+
 extern Size MetricsSnapshotSize(void);
 extern const void *MetricsAreaSnapshot(const void *snapshot, const char *area);
 extern void MetricsTakeSnapshot(void *snapshot);
@@ -96,5 +156,17 @@ extern void RoutingMetricsEmit(MetricsSink *sink, const void *snapshot);
 extern Size HealthMetricsSnapshotSize(void);
 extern void HealthMetricsSnapshot(void *snapshot);
 extern void HealthMetricsEmit(MetricsSink *sink, const void *snapshot);
+extern Size RaftMetricsSnapshotSize(void);
+extern void RaftMetricsSnapshot(void *snapshot);
+extern void RaftMetricsEmit(MetricsSink *sink, const void *snapshot);
+extern Size CdcMetricsSnapshotSize(void);
+extern void CdcMetricsSnapshot(void *snapshot);
+extern void CdcMetricsEmit(MetricsSink *sink, const void *snapshot);
+extern Size RedisViewMetricsSnapshotSize(void);
+extern void RedisViewMetricsSnapshot(void *snapshot);
+extern void RedisViewMetricsEmit(MetricsSink *sink, const void *snapshot);
+extern Size RateLimitMetricsSnapshotSize(void);
+extern void RateLimitMetricsSnapshot(void *snapshot);
+extern void RateLimitMetricsEmit(MetricsSink *sink, const void *snapshot);
 
 #endif							/* GEOSHARD_OBSERVE_METRICS_H */

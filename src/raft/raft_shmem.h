@@ -75,6 +75,8 @@ typedef struct RaftShared
 	int			state;			/* libraft's enum raft_state */
 	uint64		term;
 	uint64		leader;
+	uint64		leader_last_known;	/* the last non-zero leader */
+	uint64		leader_changes; /* times a leader other than the last known appeared */
 	uint64		commit_index;
 	uint64		applied_index;
 	uint64		last_index;

@@ -751,6 +751,11 @@ publish_status(void)
 	raft_shared->state = raft_state(&raft);
 	raft_shared->term = raft_current_term(&raft);
 	raft_shared->leader = leader;
+	if (leader != 0 && leader != raft_shared->leader_last_known)
+	{
+		raft_shared->leader_last_known = leader;
+		raft_shared->leader_changes++;
+	}
 	raft_shared->commit_index = raft_commit_index(&raft);
 	raft_shared->applied_index = applied;
 	raft_shared->last_index = raft_last_index(&raft);

@@ -309,3 +309,27 @@ RateLimitUsageGet(RateLimitUsage *out)
 		LWLockRelease(part->lock);
 	}
 }
+
+/*
+ * The counters of RateLimitUsage only (capacity, evictions, recycled,
+ * allowed, denied; entries and active stay 0): one short shared lock per
+ * partition and no scan of the entries, cheap enough for every metrics
+ * refresh.
+ */
+void
+RateLimitCountersGet(RateLimitUsage *out)
+{
+	memset(out, 0, sizeof(RateLimitUsage));
+	out->capacity = (int64) shared->capacity * RATE_LIMIT_PARTITIONS;
+	for (int p = 0; p < RATE_LIMIT_PARTITIONS; p++)
+	{
+		RateLimitPartition *part = &shared->partitions[p].p;
+
+		LWLockAcquire(part->lock, LW_SHARED);
+		out->evictions += part->evictions;
+		out->recycled += part->recycled;
+		out->allowed += part->allowed;
+		out->denied += part->denied;
+		LWLockRelease(part->lock);
+	}
+}

@@ -33,5 +33,6 @@ extern bool RateLimitAttached(void);
 extern void RateLimitApply(const char *key, int keylen, const GcraLimit *limit,
 						   GcraDecision *out);
 extern void RateLimitUsageGet(RateLimitUsage *out);
+extern void RateLimitCountersGet(RateLimitUsage *out);
 
 #endif							/* GEOSHARD_RATELIMIT_RATE_LIMIT_TABLE_H */

@@ -52,5 +52,6 @@ typedef struct RedisViewStatus
 extern Size RedisViewShmemSize(void);
 extern void RedisViewShmemInit(void *shared, bool found, LWLockPadded *locks);
 extern void RedisViewStatusPublish(const RedisViewStatus *views, int n);
+extern int	RedisViewStatusCopy(RedisViewStatus *out);
 
 #endif							/* GEOSHARD_REDISVIEW_REDISVIEW_H */

@@ -57,6 +57,25 @@ RedisViewStatusPublish(const RedisViewStatus *views, int n)
 	LWLockRelease(redisview_shared->lock);
 }
 
+/*
+ * Copy the published figures of every view into out (REDISVIEW_MAX_VIEWS
+ * long) and return how many there are; 0 without shared memory.  For the
+ * metrics.
+ */
+int
+RedisViewStatusCopy(RedisViewStatus *out)
+{
+	int			n;
+
+	if (redisview_shared == NULL)
+		return 0;
+	LWLockAcquire(redisview_shared->lock, LW_SHARED);
+	n = redisview_shared->nviews;
+	memcpy(out, redisview_shared->views, sizeof(RedisViewStatus) * n);
+	LWLockRelease(redisview_shared->lock);
+	return n;
+}
+
 static const char *
 RedisViewStateName(RedisViewState state)
 {
