@@ -318,8 +318,12 @@ StatusPageFormat(const void *snapshot, const uint64 *recent_reasons, int window_
 	PageAppend(&p, "</div><div>\n");
 	PageReasons(&p, recent_reasons, window_s);
 	/* areas to come: their sections go here (docs/observe.md) */
-	PageAppend(&p, "<section id=\"raft\"><h2>Raft</h2><p class=\"muted\">Not in this build.</p></section>\n"
-			   "<section id=\"cdc\"><h2>CDC and Redis views</h2><p class=\"muted\">Not in this build.</p></section>\n");
+	/* not drawn yet: the page says where the figures are */
+	PageAppend(&p, "<section id=\"raft\"><h2>Raft</h2><p class=\"muted\">Not on this page yet: "
+			   "geoshard_raft_* in /metrics, the view geoshard.raft_status.</p></section>\n"
+			   "<section id=\"cdc\"><h2>CDC and Redis views</h2><p class=\"muted\">Not on this page yet: "
+			   "geoshard_cdc_* and geoshard_redisview_* in /metrics, the views geoshard.cdc_status and "
+			   "geoshard.redisview_status.</p></section>\n");
 	PageAppend(&p, "</div></main>\n</body></html>\n");
 
 	free(regions);
