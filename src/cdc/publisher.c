@@ -64,7 +64,6 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "replication/slot.h"
 #include "storage/standby.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -1003,14 +1002,6 @@ CdcSinkPass(CdcSink *sink, XLogRecPtr upto)
 		CdcSinkDisconnect(sink);
 	if (result == GEOSHARD_WORK_FAILED)
 	{
-		/*
-		 * An ERROR inside logical decoding (the plugin refusing an option,
-		 * say) leaves the slot acquired; PostgreSQL's own error recovery
-		 * (PostgresMain) releases it, so do the same, or the slot would stay
-		 * active for this process and could not be dropped.
-		 */
-		if (MyReplicationSlot != NULL)
-			ReplicationSlotRelease();
 		/* the slot may be gone or changed, and the batch was rolled back */
 		sink->slot_ready = false;
 		CdcSinkFail(sink, "%s", pass.error[0] != '\0' ? pass.error : "an error, see the server log");

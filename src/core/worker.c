@@ -47,6 +47,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/slot.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "tcop/tcopprot.h"
@@ -242,6 +243,9 @@ GeoshardWorkerRun(const char *activity, GeoshardWorkFunction work, void *arg)
 		EmitErrorReport();
 		AbortCurrentTransaction();
 		LWLockReleaseAll();
+		/* an ERROR inside logical decoding leaves the slot acquired (PostgresMain) */
+		if (MyReplicationSlot != NULL)
+			ReplicationSlotRelease();
 		FlushErrorState();
 		MemoryContextSwitchTo(worker_context);
 		pgstat_report_activity(STATE_IDLE, NULL);
