@@ -61,6 +61,7 @@ OBJS = \
 	src/cdc/json_value.o \
 	src/cdc/relation_cache.o \
 	src/cdc/geo_enrich.o \
+	src/cdc/event_id.o \
 	src/cdc/cdc_status.o \
 	src/cdc/publisher.o \
 	src/redisview/apply.o \

@@ -73,6 +73,7 @@
 #include "utils/timestamp.h"
 
 #include "cdc/cdc_status.h"
+#include "cdc/event_id.h"
 #include "core/guc.h"
 #include "core/redis.h"
 #include "core/worker.h"
@@ -131,12 +132,6 @@ PGDLLEXPORT void GeoshardCdcMain(Datum main_arg);
 #define CDC_ADVANCE_QUERY \
 	"SELECT pg_catalog.pg_replication_slot_advance($1, $2)"
 
-/* an event id "<commit LSN>-<position>", as numbers */
-typedef struct CdcId
-{
-	uint64		lsn;
-	uint64		n;
-} CdcId;
 
 typedef struct CdcSink
 {
@@ -181,7 +176,6 @@ typedef struct CdcPass
 	char		error[CDC_ERROR_LEN];
 } CdcPass;
 
-static emit_log_hook_type prev_emit_log_hook = NULL;
 
 static CdcSink sinks[CDC_MAX_SINKS];
 static CdcSinkStatus statuses[CDC_MAX_SINKS];	/* statuses[i] is sinks[i]'s */
@@ -195,45 +189,6 @@ static inline CdcSinkStatus *
 CdcStatusOf(CdcSink *sink)
 {
 	return &statuses[sink - sinks];
-}
-
-/*
- * Every peek and advance starts logical decoding, which PostgreSQL 15
- * reports at LOG with two messages: several lines per pass, up to hundreds
- * of passes a second.  This worker keeps them out of the server log; every
- * other message, the plugin's warnings included, goes through.
- */
-static void
-CdcEmitLogHook(ErrorData *edata)
-{
-	if (edata->elevel == LOG && edata->message_id != NULL &&
-		(strcmp(edata->message_id, "starting logical decoding for slot \"%s\"") == 0 ||
-		 strcmp(edata->message_id, "logical decoding found consistent point at %X/%X") == 0))
-		edata->output_to_server = false;
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
-}
-
-/* Parse "<uint64>-<uint64>"; false when it is not one. */
-static bool
-CdcParseId(const char *text, CdcId *id)
-{
-	char	   *end;
-
-	if (text == NULL || !isdigit((unsigned char) text[0]))
-		return false;
-	errno = 0;
-	id->lsn = strtou64(text, &end, 10);
-	if (errno != 0 || *end != '-' || !isdigit((unsigned char) end[1]))
-		return false;
-	id->n = strtou64(end + 1, &end, 10);
-	return errno == 0 && *end == '\0';
-}
-
-static inline bool
-CdcIdAfter(const CdcId *a, const CdcId *b)
-{
-	return a->lsn > b->lsn || (a->lsn == b->lsn && a->n > b->n);
 }
 
 /*
@@ -1082,8 +1037,7 @@ GeoshardCdcMain(Datum main_arg)
 	uint64		generation = 0;
 
 	GeoshardWorkerStart("geoshard cdc");
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = CdcEmitLogHook;
+	CdcQuietDecodingLog();
 	CdcWorkerAttach();
 	batch_context = AllocSetContextCreate(CurrentMemoryContext, "geoshard cdc batch",
 										  ALLOCSET_DEFAULT_SIZES);

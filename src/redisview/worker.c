@@ -81,6 +81,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "cdc/event_id.h"
 #include "core/guc.h"
 #include "core/redis.h"
 #include "core/worker.h"
@@ -124,11 +125,6 @@ PGDLLEXPORT void GeoshardRedisviewMain(Datum main_arg);
 	"   'include-begin-commit', 'true', 'include-xids', 'true', 'include-old', 'true'," \
 	"   'include-tables', $3) OFFSET 0) c"
 
-typedef struct RvId
-{
-	uint64		lsn;
-	uint64		n;
-} RvId;
 
 /* one pass, the argument of RvPassWork */
 typedef struct RvPass
@@ -144,10 +140,9 @@ static RedisViewStatus statuses[REDISVIEW_MAX_VIEWS];
 static int	nviews = 0;
 static bool catalog_exists = false;
 static MemoryContext batch_context = NULL;
-static emit_log_hook_type prev_emit_log_hook = NULL;
 
 static RedisConn *conn = NULL;
-static RvId position;			/* what geoshard:rv:position holds, 0-0 none */
+static CdcId position;			/* what geoshard:rv:position holds, 0-0 none */
 static char position_text[64];
 static bool slot_ready = false;
 static XLogRecPtr confirmed = InvalidXLogRecPtr;
@@ -173,39 +168,6 @@ static RvGarbage garbage[REDISVIEW_MAX_VIEWS * 4];
 static int	ngarbage = 0;
 
 static void RvFail(const char *fmt,...) pg_attribute_printf(1, 2);
-
-/* as the cdc worker does (publisher.c): decoding's per-call LOG lines stay out of the log */
-static void
-RvEmitLogHook(ErrorData *edata)
-{
-	if (edata->elevel == LOG && edata->message_id != NULL &&
-		(strcmp(edata->message_id, "starting logical decoding for slot \"%s\"") == 0 ||
-		 strcmp(edata->message_id, "logical decoding found consistent point at %X/%X") == 0))
-		edata->output_to_server = false;
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
-}
-
-static bool
-RvParseId(const char *text, RvId *id)
-{
-	char	   *end;
-
-	if (text == NULL || !isdigit((unsigned char) text[0]))
-		return false;
-	errno = 0;
-	id->lsn = strtou64(text, &end, 10);
-	if (errno != 0 || *end != '-' || !isdigit((unsigned char) end[1]))
-		return false;
-	id->n = strtou64(end + 1, &end, 10);
-	return errno == 0 && *end == '\0';
-}
-
-static inline bool
-RvIdAfter(const RvId *a, const RvId *b)
-{
-	return a->lsn > b->lsn || (a->lsn == b->lsn && a->n > b->n);
-}
 
 static void
 RvGarbageAdd(const char *view, int64 gen, bool all_but_live)
@@ -710,7 +672,7 @@ RvConnect(void)
 		memset(&position, 0, sizeof(position));
 		position_text[0] = '\0';
 		if (reply->type == REDIS_REPLY_STRING && reply->len < (int) sizeof(position_text) &&
-			RvParseId(reply->str, &position))
+			CdcParseId(reply->str, &position))
 			strlcpy(position_text, reply->str, sizeof(position_text));
 		freeReplyObject(reply);
 	}
@@ -1031,7 +993,7 @@ RvPassBody(RvPass *pass)
 	RvPipe		pipe;
 	int			commits_sent = 0;	/* EXECs in the pipeline */
 	XLogRecPtr	pending_end = InvalidXLogRecPtr;	/* end of the last EXEC'd txn in the pipeline */
-	RvId		pending_pos = {0, 0};
+	CdcId		pending_pos = {0, 0};
 	char		pending_text[64] = "";
 	bool		ok = true;
 	int			build = pass->build;
@@ -1088,9 +1050,9 @@ RvPassBody(RvPass *pass)
 			XLogRecPtr	lsn = DatumGetLSN(SPI_getbinval(tuple, desc, 1, &isnull));
 			char	   *id = SPI_getvalue(tuple, desc, 2);
 			char	   *action = SPI_getvalue(tuple, desc, 3);
-			RvId		event;
+			CdcId		event;
 
-			if (!RvParseId(id, &event) || action == NULL || action[0] == '\0')
+			if (!CdcParseId(id, &event) || action == NULL || action[0] == '\0')
 			{
 				snprintf(pass->error, sizeof(pass->error), "event with an invalid id or action at LSN %X/%X",
 						 LSN_FORMAT_ARGS(lsn));
@@ -1135,7 +1097,7 @@ RvPassBody(RvPass *pass)
 				Jsonb	   *pk = RvColumnJsonb(tuple, desc, 7);
 				Jsonb	   *row = RvColumnJsonb(tuple, desc, 8);
 				Jsonb	   *identity = RvColumnJsonb(tuple, desc, 9);
-				bool		live_ok = !RvIdAfter(&position, &event) && !(position.lsn == event.lsn && position.n == event.n);
+				bool		live_ok = !CdcIdAfter(&position, &event) && !(position.lsn == event.lsn && position.n == event.n);
 
 				for (int t = 0; t < nt; t++)
 				{
@@ -1390,8 +1352,7 @@ GeoshardRedisviewMain(Datum main_arg)
 	bool		paused = false;
 
 	GeoshardWorkerStart("geoshard redisview");
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = RvEmitLogHook;
+	CdcQuietDecodingLog();
 	batch_context = AllocSetContextCreate(CurrentMemoryContext, "geoshard redisview batch",
 										  ALLOCSET_DEFAULT_SIZES);
 
