@@ -69,6 +69,7 @@ OBJS = \
 	src/redisview/worker.o \
 	src/raft/raft_message.o \
 	src/raft/raft_shmem.o \
+	src/raft/raft_snapshot.o \
 	src/raft/raft_storage.o \
 	src/raft/raft_transport.o \
 	src/raft/raft_worker.o \

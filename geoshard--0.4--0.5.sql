@@ -21,4 +21,24 @@
 
 -- ===== raft =====
 
+-- raft snapshots (issue 13): raft_status shows the last snapshot's index and term
+DROP VIEW geoshard.raft_status;
+DROP FUNCTION geoshard.raft_status_state();
+CREATE FUNCTION geoshard.raft_status_state(OUT node bigint, OUT role text, OUT term bigint,
+										   OUT leader bigint, OUT commit_index bigint,
+										   OUT applied_index bigint, OUT last_index bigint,
+										   OUT cluster_id uuid, OUT last_contact timestamptz,
+										   OUT snapshot_index bigint, OUT snapshot_term bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'raft_status_state'
+	LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION geoshard.raft_status_state() IS
+	'this node''s Raft state as the raft worker publishes it in shared memory (behind the view raft_status)';
+REVOKE ALL ON FUNCTION geoshard.raft_status_state() FROM PUBLIC;
+
+CREATE VIEW geoshard.raft_status AS
+	SELECT * FROM geoshard.raft_status_state();
+COMMENT ON VIEW geoshard.raft_status IS
+	'one row when this node is in a Raft group: node, role (leader, follower, candidate), term, leader, commit and applied index, last contact, last snapshot''s index and term';
+
 -- ===== observe =====

@@ -61,6 +61,10 @@ int			geoshard_raft_heartbeat_ms = 30;
 int			geoshard_raft_election_timeout_ms = 150;
 int			geoshard_raft_propose_timeout_ms = 10000;
 
+/* raft snapshots and log compaction */
+int			geoshard_raft_snapshot_threshold = 1024;
+int			geoshard_raft_snapshot_trailing = 256;
+
 /* observe */
 bool		geoshard_metrics_enabled = true;
 char	   *geoshard_metrics_listen = NULL;
@@ -492,6 +496,29 @@ GeoshardGucInit(void)
 							PG_INT32_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/* ---- raft snapshots and log compaction (docs/raft.md#snapshots-and-log-compaction) ---- */
+	DefineCustomIntVariable("geoshard.raft_snapshot_threshold",
+							"Sets how many applied raft log entries beyond the last snapshot trigger a new snapshot.",
+							"The snapshot holds the replicated tables; the log before it is then truncated.",
+							&geoshard_raft_snapshot_threshold,
+							1024,
+							1,
+							1000 * 1000 * 1000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("geoshard.raft_snapshot_trailing",
+							"Sets how many raft log entries before a snapshot are kept when the log is truncated.",
+							"A follower at most this far behind catches up from the log instead of receiving the snapshot.",
+							&geoshard_raft_snapshot_trailing,
+							256,
+							0,
+							1000 * 1000 * 1000,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	if (process_shared_preload_libraries_in_progress)

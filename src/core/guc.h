@@ -69,6 +69,10 @@ extern int	geoshard_raft_heartbeat_ms;
 extern int	geoshard_raft_election_timeout_ms;
 extern int	geoshard_raft_propose_timeout_ms;
 
+/* geoshard.raft_snapshot_*: snapshots and log compaction (entries) */
+extern int	geoshard_raft_snapshot_threshold;
+extern int	geoshard_raft_snapshot_trailing;
+
 /* ---- observe: metrics (docs/observe.md) ---- */
 
 /* geoshard.metrics_enabled: count route_region calls and GeoIP lookups */

@@ -154,7 +154,8 @@ REVOKE ALL ON FUNCTION geoshard.raft_set_setting(text, text) FROM PUBLIC;
 CREATE FUNCTION geoshard.raft_status_state(OUT node bigint, OUT role text, OUT term bigint,
 										   OUT leader bigint, OUT commit_index bigint,
 										   OUT applied_index bigint, OUT last_index bigint,
-										   OUT cluster_id uuid, OUT last_contact timestamptz)
+										   OUT cluster_id uuid, OUT last_contact timestamptz,
+										   OUT snapshot_index bigint, OUT snapshot_term bigint)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'raft_status_state'
 	LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
@@ -165,7 +166,7 @@ REVOKE ALL ON FUNCTION geoshard.raft_status_state() FROM PUBLIC;
 CREATE VIEW geoshard.raft_status AS
 	SELECT * FROM geoshard.raft_status_state();
 COMMENT ON VIEW geoshard.raft_status IS
-	'one row when this node is in a Raft group: node, role (leader, follower, candidate), term, leader, commit and applied index, last contact';
+	'one row when this node is in a Raft group: node, role (leader, follower, candidate), term, leader, commit and applied index, last contact, last snapshot''s index and term';
 
 CREATE FUNCTION geoshard.raft_peers_state(OUT node bigint, OUT connected boolean,
 										  OUT match_index bigint, OUT lag bigint,

@@ -11,7 +11,15 @@
  *     count x { type(1) fields... }
  *
  * An AppendEntries carries its entries inline: term(8) type(1) length(4)
- * bytes.  Decoders trust nothing: every read is bounds-checked, every count
+ * bytes.  An InstallSnapshot travels as chunks (RaftSnapshotChunk), one
+ * message each:
+ *
+ *     term(8) last_index(8) last_term(8) conf_index(8)
+ *     conf_length(4) conf  total(8) offset(8) length(4) data
+ *
+ * where conf is libraft's encoding of the snapshot's configuration (checked
+ * here byte by byte: libraft's own decoder does not check bounds) and data
+ * the bytes [offset, offset + length) of the snapshot.  Decoders trust nothing: every read is bounds-checked, every count
  * and length is checked against the limits in raft_message.h and against
  * what is left before anything is allocated, values that libraft would
  * assert on (terms and ids of zero, unknown types, index overflow) are
@@ -101,9 +109,9 @@ RaftEnvelopeSetCount(StringInfo buf, uint32 count)
 /*
  * Append one outgoing message.  libraft's AppendEntries carry indexes only:
  * the entries come from our log through lookup.  Returns false when the
- * message cannot be sent (an install-snapshot, which this version does not
- * send, or an entry no longer stored); the caller drops it and libraft
- * retries.
+ * message cannot be sent this way (an InstallSnapshot, which goes as chunks
+ * through RaftSnapshotChunkEncode, or an entry no longer stored); the caller
+ * drops it and libraft retries.
  */
 bool
 RaftMessageEncode(StringInfo buf, const struct raft_message *msg, RaftEntryLookup lookup)
@@ -198,11 +206,83 @@ RaftMessageEncode(StringInfo buf, const struct raft_message *msg, RaftEntryLooku
 				break;
 			}
 		default:
-			/* RAFT_INSTALL_SNAPSHOT: not sent by this version (no snapshots yet) */
+			/* RAFT_INSTALL_SNAPSHOT: sent as chunks (RaftSnapshotChunkEncode) */
 			buf->len = start;
 			buf->data[start] = '\0';
 			return false;
 	}
+	return true;
+}
+
+/* Append one chunk of an InstallSnapshot as a message. */
+void
+RaftSnapshotChunkEncode(StringInfo buf, const RaftSnapshotChunk *c)
+{
+	Assert(c->len <= RAFT_SNAPSHOT_CHUNK_BYTES && c->conf_len <= RAFT_ENTRY_MAX_BYTES);
+	put_u8(buf, (uint8) RAFT_INSTALL_SNAPSHOT);
+	put_u64(buf, c->term);
+	put_u64(buf, c->last_index);
+	put_u64(buf, c->last_term);
+	put_u64(buf, c->conf_index);
+	put_u32(buf, c->conf_len);
+	appendBinaryStringInfo(buf, c->conf, (int) c->conf_len);
+	put_u64(buf, c->total);
+	put_u64(buf, c->offset);
+	put_u32(buf, c->len);
+	appendBinaryStringInfo(buf, c->data, (int) c->len);
+}
+
+/*
+ * Is data a well-formed encoding of a libraft configuration?  Its format
+ * (libraft's configuration.c): version 1 (1 byte), server count (8, little
+ * endian), per server id (8, little endian), address (NUL-terminated) and
+ * role (1), then zero padding to a multiple of 8 bytes.  raft_configuration_decode
+ * reads it without bounds checks, so nothing reaches it unchecked.
+ */
+bool
+RaftConfigurationCheck(const char *data, size_t len)
+{
+	const uint8 *p = (const uint8 *) data;
+	size_t		left = len;
+	uint64		n = 0;
+
+	if (len < 9 || len > RAFT_ENTRY_MAX_BYTES || len % 8 != 0 || p[0] != 1)
+		return false;
+	for (int i = 0; i < 8; i++)
+		n |= (uint64) p[1 + i] << (8 * i);
+	p += 9;
+	left -= 9;
+	if (n == 0 || n > RAFT_CONFIGURATION_MAX_SERVERS || n * 10 > left)
+		return false;
+	for (uint64 k = 0; k < n; k++)
+	{
+		uint64		id = 0;
+		const uint8 *nul;
+
+		if (left < 8)
+			return false;
+		for (int i = 0; i < 8; i++)
+			id |= (uint64) p[i] << (8 * i);
+		if (id == 0 || id > (uint64) PG_INT64_MAX)
+			return false;
+		p += 8;
+		left -= 8;
+		nul = memchr(p, '\0', left);
+		if (nul == NULL)
+			return false;
+		left -= (size_t) (nul - p) + 1;
+		p = nul + 1;
+		if (left < 1 || *p > RAFT_SPARE)
+			return false;
+		p++;
+		left--;
+	}
+	/* only the padding is left */
+	if (left >= 8)
+		return false;
+	for (size_t i = 0; i < left; i++)
+		if (p[i] != 0)
+			return false;
 	return true;
 }
 
@@ -322,10 +402,12 @@ get_flags(Reader *r, uint8 allowed)
  */
 static bool
 parse_batch(const char *data, size_t len, RaftEnvelope *env,
-			struct raft_message **messages, char *error, size_t errorlen)
+			struct raft_message **messages, RaftSnapshotChunk **chunks,
+			char *error, size_t errorlen)
 {
 	Reader		r = {(const uint8 *) data, len, error, errorlen, true};
 	struct raft_message *out = NULL;
+	RaftSnapshotChunk *chunk_out = NULL;
 
 	if (len > RAFT_BATCH_MAX_BYTES)
 	{
@@ -387,7 +469,10 @@ parse_batch(const char *data, size_t len, RaftEnvelope *env,
 		return false;
 	}
 	if (messages)
+	{
 		out = palloc0(sizeof(struct raft_message) * env->count);
+		chunk_out = palloc0(sizeof(RaftSnapshotChunk) * env->count);
+	}
 
 	for (uint32 i = 0; i < env->count && r.ok; i++)
 	{
@@ -480,6 +565,13 @@ parse_batch(const char *data, size_t len, RaftEnvelope *env,
 							fail(&r, "entry payload too large");
 						else if (need(&r, elen))
 						{
+							/* libraft decodes a configuration as soon as it appends it */
+							if (etype == RAFT_CHANGE &&
+								!RaftConfigurationCheck((const char *) r.p, elen))
+							{
+								fail(&r, "malformed configuration entry");
+								break;
+							}
 							r.p += elen;
 							r.left -= elen;
 							total += elen;
@@ -540,6 +632,58 @@ parse_batch(const char *data, size_t len, RaftEnvelope *env,
 					a->last_log_term = get_u64(&r);
 					break;
 				}
+			case RAFT_INSTALL_SNAPSHOT:
+				{
+					struct raft_install_snapshot *a = &m->install_snapshot;
+					RaftSnapshotChunk scratch_chunk;
+					RaftSnapshotChunk *c = chunk_out ? &chunk_out[i] : &scratch_chunk;
+
+					m->type = RAFT_INSTALL_SNAPSHOT;
+					c->term = get_positive(&r, "install snapshot with term zero");
+					c->last_index = get_positive(&r, "install snapshot with last index zero");
+					c->last_term = get_positive(&r, "install snapshot with last term zero");
+					c->conf_index = get_positive(&r, "install snapshot with configuration index zero");
+					c->conf_len = get_u32(&r);
+					if (!r.ok)
+						break;
+					if (c->last_term > c->term || c->conf_index > c->last_index)
+					{
+						fail(&r, "install snapshot with inconsistent indexes or terms");
+						break;
+					}
+					if (c->conf_len > RAFT_ENTRY_MAX_BYTES || !need(&r, c->conf_len) ||
+						!RaftConfigurationCheck((const char *) r.p, c->conf_len))
+					{
+						fail(&r, "install snapshot with a malformed configuration");
+						break;
+					}
+					c->conf = (const char *) r.p;
+					r.p += c->conf_len;
+					r.left -= c->conf_len;
+					c->total = get_u64(&r);
+					c->offset = get_u64(&r);
+					c->len = get_u32(&r);
+					if (!r.ok)
+						break;
+					if (c->total > RAFT_SNAPSHOT_MAX_BYTES || c->len > RAFT_SNAPSHOT_CHUNK_BYTES ||
+						c->offset > c->total || c->len > c->total - c->offset)
+					{
+						fail(&r, "install snapshot chunk out of range");
+						break;
+					}
+					if (!need(&r, c->len))
+						break;
+					c->data = (const char *) r.p;
+					r.p += c->len;
+					r.left -= c->len;
+					/* the whole message is built by the worker from its chunks */
+					a->version = 0;
+					a->term = c->term;
+					a->last_index = c->last_index;
+					a->last_term = c->last_term;
+					a->conf_index = c->conf_index;
+					break;
+				}
 			default:
 				if (r.ok)
 				{
@@ -560,11 +704,14 @@ parse_batch(const char *data, size_t len, RaftEnvelope *env,
 			for (uint32 i = 0; i < env->count; i++)
 				RaftMessageRelease(&out[i]);
 			pfree(out);
+			pfree(chunk_out);
 		}
 		return false;
 	}
 	if (messages)
 		*messages = out;
+	if (chunks)
+		*chunks = chunk_out;
 	return true;
 }
 
@@ -572,15 +719,20 @@ parse_batch(const char *data, size_t len, RaftEnvelope *env,
 bool
 RaftBatchCheck(const char *data, size_t len, RaftEnvelope *env, char *error, size_t errorlen)
 {
-	return parse_batch(data, len, env, NULL, error, errorlen);
+	return parse_batch(data, len, env, NULL, NULL, error, errorlen);
 }
 
-/* Decode a batch into a palloc'd array of env->count libraft messages. */
+/*
+ * Decode a batch into a palloc'd array of env->count libraft messages, and
+ * a parallel array of chunks: for a message of type RAFT_INSTALL_SNAPSHOT,
+ * its chunk (pointing into data); the others' are zero.
+ */
 bool
 RaftBatchDecode(const char *data, size_t len, RaftEnvelope *env,
-				struct raft_message **messages, char *error, size_t errorlen)
+				struct raft_message **messages, RaftSnapshotChunk **chunks,
+				char *error, size_t errorlen)
 {
-	return parse_batch(data, len, env, messages, error, errorlen);
+	return parse_batch(data, len, env, messages, chunks, error, errorlen);
 }
 
 /* Free the entries of a decoded AppendEntries that raft_step never took. */

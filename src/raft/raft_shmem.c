@@ -159,8 +159,8 @@ raft_status_state(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	RaftShared	copy;
-	Datum		values[9];
-	bool		nulls[9] = {0};
+	Datum		values[11];
+	bool		nulls[11] = {0};
 
 	RaftCheckShmem();
 	InitMaterializedSRF(fcinfo, 0);
@@ -182,6 +182,8 @@ raft_status_state(PG_FUNCTION_ARGS)
 	values[7] = UUIDPGetDatum(&copy.cluster_id);
 	values[8] = TimestampTzGetDatum(copy.last_contact);
 	nulls[8] = copy.last_contact == 0;
+	values[9] = Int64GetDatum((int64) copy.snapshot_index);
+	values[10] = Int64GetDatum((int64) copy.snapshot_term);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

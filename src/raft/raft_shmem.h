@@ -80,6 +80,8 @@ typedef struct RaftShared
 	uint64		commit_index;
 	uint64		applied_index;
 	uint64		last_index;
+	uint64		snapshot_index; /* the last snapshot's, 0 when none */
+	uint64		snapshot_term;
 	TimestampTz last_contact;
 	int			npeers;
 	RaftPeerStatus peers[RAFT_MAX_PEERS];

@@ -114,17 +114,19 @@ RaftStorageLoadState(RaftHardState *hs)
 }
 
 /*
- * The whole log, entry i at [i - 1], allocated in cxt.  Its indexes must run
- * from 1 without a gap (snapshots, which would start it later, come later).
+ * The stored log, entry *first + i at [i], allocated in cxt.  It starts
+ * after the last snapshot's truncation (at 1 without one: *first is then 1
+ * for an empty log too) and runs without a gap.
  */
 RaftLogEntry *
-RaftStorageLoadLog(uint64 *n, MemoryContext cxt)
+RaftStorageLoadLog(uint64 *first, uint64 *n, MemoryContext cxt)
 {
 	RaftLogEntry *entries;
 
 	check(SPI_execute("SELECT index, term, type, payload FROM geoshard.raft_log ORDER BY index",
 					  true, 0), SPI_OK_SELECT, "reading raft_log");
 	*n = SPI_processed;
+	*first = SPI_processed > 0 ? get_int8(0, 1) : 1;
 	entries = MemoryContextAllocZero(cxt, sizeof(RaftLogEntry) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -133,7 +135,7 @@ RaftStorageLoadLog(uint64 *n, MemoryContext cxt)
 		char	   *type = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
 		bytea	   *payload = DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
 
-		if (get_int8(i, 1) != i + 1)
+		if (get_int8(i, 1) != *first + i)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("geoshard.raft_log has a gap before index %llu",

@@ -33,7 +33,7 @@ extern bool RaftStorageApplying;
 extern void RaftStorageForceSync(void);
 extern bool RaftStorageExists(void);
 extern bool RaftStorageLoadState(RaftHardState *hs);
-extern RaftLogEntry *RaftStorageLoadLog(uint64 *n, MemoryContext cxt);
+extern RaftLogEntry *RaftStorageLoadLog(uint64 *first, uint64 *n, MemoryContext cxt);
 extern void RaftStorageSaveHardState(uint64 term, uint64 voted_for);
 extern void RaftStorageAppend(uint64 index, const struct raft_entry *entries, unsigned n);
 extern void RaftStorageApplyCommand(uint64 index, const char *data, uint32 len);

@@ -11,6 +11,13 @@
  * results come back through PQconsumeInput.  A failed connection or call is
  * closed and retried after a backoff that doubles up to RAFT_BACKOFF_MAX_MS;
  * what was queued is dropped, which Raft tolerates (it retries).
+ *
+ * A snapshot for a peer (RaftTransportQueueSnapshot) is kept whole and goes
+ * one chunk per call, in order, with whatever else is queued: a chunk
+ * advances only once the peer queued it (raft_receive returned true), and
+ * the snapshot starts again from its first chunk on a new connection, which
+ * tells the receiver to start over.  A peer that refuses a chunk loses the
+ * snapshot; libraft sends it again after its install-snapshot timeout.
  */
 #include "postgres.h"
 
@@ -54,6 +61,11 @@ typedef struct Peer
 	double		last_rtt_ms;
 	TimestampTz last_contact;
 	char		last_error[RAFT_ERROR_BYTES];
+	/* a snapshot being sent: head's conf and snap_data are ours, or NULL */
+	RaftSnapshotChunk snap_head;
+	char	   *snap_data;
+	uint64		snap_next;		/* offset of the next chunk to send */
+	uint64		snap_call_end;	/* offset after the chunk in the call, 0 if none */
 	bool		keep;			/* mark for RaftTransportSync */
 	bool		adhoc;			/* not in the configuration: a sender we answer */
 } Peer;
@@ -100,6 +112,19 @@ set_error(Peer *p, const char *msg)
 }
 
 static void
+drop_snapshot(Peer *p)
+{
+	if (p->snap_data)
+	{
+		pfree(p->snap_data);
+		pfree((char *) p->snap_head.conf);
+	}
+	p->snap_data = NULL;
+	p->snap_next = 0;
+	p->snap_call_end = 0;
+}
+
+static void
 disconnect(Peer *p, uint64 now, const char *why)
 {
 	bool		was_up = p->state == PEER_IDLE || p->state == PEER_BUSY;
@@ -116,6 +141,9 @@ disconnect(Peer *p, uint64 now, const char *why)
 	p->backoff = Min(p->backoff * 2, RAFT_BACKOFF_MAX_MS);
 	resetStringInfo(&p->out);
 	p->out_count = 0;
+	/* the next connection sends the snapshot from its start */
+	p->snap_next = 0;
+	p->snap_call_end = 0;
 }
 
 static Peer *
@@ -190,6 +218,7 @@ RaftTransportSync(const struct raft_configuration *conf)
 		if (peers[i].keep)
 			continue;
 		disconnect(&peers[i], 0, NULL);
+		drop_snapshot(&peers[i]);
 		pfree(peers[i].conninfo);
 		pfree(peers[i].out.data);
 		peers[i] = peers[npeers - 1];
@@ -198,28 +227,54 @@ RaftTransportSync(const struct raft_configuration *conf)
 	MemoryContextSwitchTo(old);
 }
 
-/* Queue one outgoing message for its peer; dropped when it cannot go. */
-void
-RaftTransportQueue(const struct raft_message *msg)
+/* The peer a message goes to; a sender we answer is added on the fly. */
+static Peer *
+peer_for(uint64 id, const char *address)
 {
 	Peer	   *p = NULL;
-	StringInfoData one;
-	MemoryContext old;
 
 	for (int i = 0; i < npeers; i++)
-		if (peers[i].id == msg->server_id)
+		if (peers[i].id == id)
 			p = &peers[i];
-	if (p == NULL && msg->server_address != NULL && msg->server_address[0] != '\0' &&
-		msg->server_id != self_id)
+	if (p == NULL && address != NULL && address[0] != '\0' && id != self_id)
 	{
-		old = MemoryContextSwitchTo(transport_cxt);
-		p = add_peer(msg->server_id, msg->server_address);
+		MemoryContext old = MemoryContextSwitchTo(transport_cxt);
+
+		p = add_peer(id, address);
 		if (p)
 			p->adhoc = true;
 		MemoryContextSwitchTo(old);
 	}
+	return p;
+}
+
+/* Start the peer's next batch when its outbox is empty. */
+static void
+begin_outbox(Peer *p)
+{
+	RaftEnvelope env;
+
+	if (p->out_count > 0)
+		return;
+	env.cluster_id = cluster;
+	env.from = self_id;
+	env.to = p->id;
+	env.from_address = self_address ? self_address : "";
+	env.count = 0;
+	resetStringInfo(&p->out);
+	RaftEnvelopeBegin(&p->out, &env);
+}
+
+/* Queue one outgoing message for its peer; dropped when it cannot go. */
+void
+RaftTransportQueue(const struct raft_message *msg)
+{
+	Peer	   *p = peer_for(msg->server_id, msg->server_address);
+	StringInfoData one;
+	MemoryContext old;
+
 	/* a peer still connecting gets its messages once connected */
-	if (p == NULL || p->out_count >= RAFT_MESSAGES_MAX)
+	if (p == NULL || p->out_count >= RAFT_MESSAGES_MAX - 1)
 		return;
 
 	old = MemoryContextSwitchTo(transport_cxt);
@@ -227,23 +282,67 @@ RaftTransportQueue(const struct raft_message *msg)
 	if (RaftMessageEncode(&one, msg, entry_lookup) &&
 		(p->out_count == 0 || p->out.len + one.len <= RAFT_BATCH_MAX_BYTES))
 	{
-		if (p->out_count == 0)
-		{
-			RaftEnvelope env;
-
-			env.cluster_id = cluster;
-			env.from = self_id;
-			env.to = p->id;
-			env.from_address = self_address ? self_address : "";
-			env.count = 0;
-			resetStringInfo(&p->out);
-			RaftEnvelopeBegin(&p->out, &env);
-		}
+		begin_outbox(p);
 		appendBinaryStringInfo(&p->out, one.data, one.len);
 		p->out_count++;
 	}
 	pfree(one.data);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Send a snapshot to a peer: head gives the InstallSnapshot's metadata and
+ * the data's total size.  Both are copied; another snapshot still being sent
+ * to that peer is replaced.  The same one goes on where it is: libraft asks
+ * again whenever the peer rejects a heartbeat while it still lacks the
+ * snapshot, and starting over each time would never finish a large one.
+ * Returns false when the snapshot was already on its way.
+ */
+bool
+RaftTransportQueueSnapshot(uint64 to, const char *address, const RaftSnapshotChunk *head,
+						   const char *data)
+{
+	Peer	   *p = peer_for(to, address);
+	MemoryContext old;
+	char	   *conf;
+
+	if (p == NULL)
+		return false;
+	if (p->snap_data != NULL && p->snap_head.term == head->term &&
+		p->snap_head.last_index == head->last_index && p->snap_head.last_term == head->last_term &&
+		p->snap_head.total == head->total)
+		return false;
+	drop_snapshot(p);
+	old = MemoryContextSwitchTo(transport_cxt);
+	conf = palloc(Max(head->conf_len, 1));
+	memcpy(conf, head->conf, head->conf_len);
+	p->snap_head = *head;
+	p->snap_head.conf = conf;
+	p->snap_data = MemoryContextAllocHuge(transport_cxt, Max(head->total, 1));
+	memcpy(p->snap_data, data, head->total);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* Add the snapshot's next chunk to the outbox, when there is room. */
+static void
+add_snapshot_chunk(Peer *p)
+{
+	RaftSnapshotChunk c = p->snap_head;
+
+	if (p->snap_data == NULL || p->snap_call_end != 0)
+		return;
+	c.offset = p->snap_next;
+	c.len = (uint32) Min(c.total - c.offset, RAFT_SNAPSHOT_CHUNK_BYTES);
+	c.data = p->snap_data + c.offset;
+	/* the chunk, its metadata and configuration, and the other messages */
+	if (p->out_count > 0 &&
+		(p->out.len + c.len + c.conf_len + 64 > RAFT_BATCH_MAX_BYTES || p->out_count >= RAFT_MESSAGES_MAX))
+		return;
+	begin_outbox(p);
+	RaftSnapshotChunkEncode(&p->out, &c);
+	p->out_count++;
+	p->snap_call_end = c.offset + c.len;
 }
 
 static void
@@ -272,6 +371,7 @@ send_outbox(Peer *p, uint64 now)
 	int			formats[1] = {1};
 	int			rc;
 
+	add_snapshot_chunk(p);
 	RaftEnvelopeSetCount(&p->out, p->out_count);
 	values[0] = p->out.data;
 	lengths[0] = p->out.len;
@@ -318,9 +418,20 @@ read_results(Peer *p, uint64 now)
 				ereport(LOG,
 						(errmsg("geoshard raft node %llu refused our messages: %s",
 								(unsigned long long) p->id, p->last_error)));
+			if (p->snap_call_end != 0)
+				drop_snapshot(p);
 		}
 		else
 		{
+			/* a chunk the peer queued is sent; one it dropped goes again */
+			if (p->snap_call_end != 0 && PQntuples(res) == 1 &&
+				strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+			{
+				p->snap_next = p->snap_call_end;
+				if (p->snap_next >= p->snap_head.total)
+					drop_snapshot(p);
+			}
+			p->snap_call_end = 0;
 			p->last_contact = GetCurrentTimestamp();
 			p->backoff = RAFT_BACKOFF_MIN_MS;
 			if (p->last_error[0] != '\0')
@@ -390,7 +501,7 @@ RaftTransportPump(uint64 now)
 			disconnect(p, now, PQerrorMessage(p->conn));
 			continue;
 		}
-		if (p->state == PEER_IDLE && p->out_count > 0)
+		if (p->state == PEER_IDLE && (p->out_count > 0 || p->snap_data != NULL))
 			send_outbox(p, now);
 	}
 }
@@ -472,6 +583,7 @@ RaftTransportShutdown(void)
 	for (int i = 0; i < npeers; i++)
 	{
 		disconnect(&peers[i], 0, NULL);
+		drop_snapshot(&peers[i]);
 		pfree(peers[i].conninfo);
 		pfree(peers[i].out.data);
 	}

@@ -15,6 +15,8 @@
 extern void RaftTransportInit(const pg_uuid_t *cluster_id, uint64 self, RaftEntryLookup lookup);
 extern void RaftTransportSync(const struct raft_configuration *conf);
 extern void RaftTransportQueue(const struct raft_message *msg);
+extern bool RaftTransportQueueSnapshot(uint64 to, const char *address,
+									   const RaftSnapshotChunk *head, const char *data);
 extern void RaftTransportPump(uint64 now_ms);
 extern int	RaftTransportAddEvents(WaitEventSet *set);
 extern long RaftTransportNextWakeup(uint64 now_ms);

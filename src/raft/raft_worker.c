@@ -14,8 +14,17 @@
  *  3. committed entries are applied in log order, each batch with its
  *     applied_index in the same transaction, so each applies exactly once.
  *
- * The worker keeps the whole log in memory too (the send path reads it for
- * AppendEntries); snapshots and log truncation come in a later step.  Its
+ * The worker keeps the log in memory too (the send path reads it for
+ * AppendEntries), from the entry after the last compaction.  Once the
+ * applied log has grown geoshard.raft_snapshot_threshold entries beyond the
+ * last snapshot, the worker writes a snapshot of the replicated tables
+ * (raft_snapshot.c), truncates the stored and the cached log but for
+ * geoshard.raft_snapshot_trailing entries, and tells libraft (RAFT_SNAPSHOT).
+ * A leader whose log no longer reaches a follower sends it the snapshot, in
+ * chunks (raft_transport.c); the follower joins them, steps the whole
+ * InstallSnapshot, installs it (tables, snapshot, applied index and an empty
+ * log in one transaction) and reports RAFT_PERSISTED_SNAPSHOT.  The applied
+ * index is never behind the snapshot.  Its
  * loop waits on its latch (raft_receive and proposing backends set it), the
  * peers' sockets and libraft's next timeout.  Never inside a transaction is
  * raft_step called: every unit of database work is opened and closed around
@@ -39,6 +48,7 @@
 #include "core/worker.h"
 #include "raft/raft_message.h"
 #include "raft/raft_shmem.h"
+#include "raft/raft_snapshot.h"
 #include "raft/raft_storage.h"
 #include "raft/raft_transport.h"
 #include "raft/raft_worker.h"
@@ -53,11 +63,24 @@ static uint64 applied = 0;		/* index applied to the tables */
 static TimestampTz last_contact = 0;
 static bool not_member_logged = false;
 
-/* the stored log, entry i at log_entries[i - 1] */
+/* the stored log, entry i at log_entries[i - log_first] */
 static MemoryContext log_cxt = NULL;
 static RaftLogEntry *log_entries = NULL;
+static uint64 log_first = 1;
 static uint64 log_n = 0;
 static uint64 log_cap = 0;
+
+/*
+ * The last snapshot (index 0: none) and, once it had to be sent, its data;
+ * and the chunks of a snapshot being received (inbound_from 0: none).
+ */
+static MemoryContext snap_cxt = NULL;
+static RaftSnapshotMeta snap;
+static char *snap_data = NULL;
+static uint64 snap_len = 0;
+static uint64 inbound_from = 0;
+static RaftSnapshotChunk inbound_head;
+static StringInfoData inbound;
 
 static void handle_update(struct raft_update *update);
 
@@ -105,15 +128,40 @@ end_work(MemoryContext back)
 	MemoryContextSwitchTo(back);
 }
 
+static uint64
+log_last(void)
+{
+	return log_first + log_n - 1;
+}
+
+/* The cached entry at index, NULL when it is not (or no longer) stored. */
+static RaftLogEntry *
+log_at(uint64 index)
+{
+	if (index < log_first || index > log_last())
+		return NULL;
+	return &log_entries[index - log_first];
+}
+
+/* The term of the entry at index, 0 when neither log nor snapshot knows it. */
+static uint64
+term_at(uint64 index)
+{
+	RaftLogEntry *le = log_at(index);
+
+	if (le)
+		return le->term;
+	return index == snap.index ? snap.term : 0;
+}
+
 /* Entries for outgoing AppendEntries, from the cached log. */
 static bool
 lookup_entry(raft_index index, struct raft_entry *e)
 {
-	RaftLogEntry *le;
+	RaftLogEntry *le = log_at(index);
 
-	if (index < 1 || index > log_n)
+	if (le == NULL)
 		return false;
-	le = &log_entries[index - 1];
 	e->term = le->term;
 	e->type = le->type;
 	e->buf.base = le->data;
@@ -126,9 +174,13 @@ lookup_entry(raft_index index, struct raft_entry *e)
 static void
 cache_store(uint64 index, const struct raft_entry *entries, unsigned n)
 {
-	for (uint64 i = index; i <= log_n; i++)
-		pfree(log_entries[i - 1].data);
-	log_n = index - 1;
+	if (index < log_first || index > log_last() + 1)
+		elog(ERROR, "raft stored entries from %llu, outside the cached log %llu..%llu",
+			 (unsigned long long) index, (unsigned long long) log_first,
+			 (unsigned long long) log_last());
+	for (uint64 i = index; i <= log_last(); i++)
+		pfree(log_at(i)->data);
+	log_n = index - log_first;
 	if (log_n + n > log_cap)
 	{
 		uint64		cap = Max(log_cap * 2, log_n + n + 64);
@@ -198,7 +250,7 @@ notify_proposals(void)
 		}
 		if (p->state != RAFT_SLOT_SUBMITTED || p->index == 0 || applied < p->index)
 			continue;
-		if (p->index <= log_n && log_entries[p->index - 1].term == p->term)
+		if (term_at(p->index) == p->term)
 			p->state = RAFT_SLOT_DONE;
 		else
 		{
@@ -219,19 +271,22 @@ notify_proposals(void)
 static void
 apply_committed(void)
 {
-	uint64		target = Min(raft_commit_index(&raft), log_n);
+	uint64		target = Min(raft_commit_index(&raft), log_last());
 	uint64		from = applied + 1;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (target <= applied)
 		return;
+	if (from < log_first)
+		elog(ERROR, "raft entries from %llu are to be applied but the log starts at %llu",
+			 (unsigned long long) from, (unsigned long long) log_first);
 
 	begin_work("applying raft entries");
 	/* the guard triggers on the replicated tables let this process through */
 	RaftStorageApplying = true;
 	for (uint64 i = from; i <= target; i++)
 	{
-		RaftLogEntry *le = &log_entries[i - 1];
+		RaftLogEntry *le = log_at(i);
 
 		if (le->type == RAFT_COMMAND)
 			RaftStorageApplyCommand(i, le->data, le->len);
@@ -256,7 +311,7 @@ apply_committed(void)
 	/* libraft learns of committed configurations from us (it owns conf) */
 	for (uint64 i = from; i <= target; i++)
 	{
-		RaftLogEntry *le = &log_entries[i - 1];
+		RaftLogEntry *le = log_at(i);
 		struct raft_event ev;
 		struct raft_buffer buf = {le->data, le->len};
 		int			rv;
@@ -278,6 +333,195 @@ apply_committed(void)
 	notify_proposals();
 }
 
+
+/* Make meta the last snapshot (its conf copied), and forget older data. */
+static void
+remember_snapshot(const RaftSnapshotMeta *meta, char *data, uint64 len)
+{
+	char	   *conf = MemoryContextAlloc(snap_cxt, Max(meta->conf_len, 1));
+
+	memcpy(conf, meta->conf, meta->conf_len);
+	if (snap.conf)
+		pfree(snap.conf);
+	if (snap_data && snap_data != data)
+		pfree(snap_data);
+	snap = *meta;
+	snap.conf = conf;
+	snap_data = data;
+	snap_len = len;
+}
+
+/* Forget the cached entries before keep_from. */
+static void
+compact_log(uint64 keep_from)
+{
+	uint64		drop;
+
+	if (keep_from <= log_first)
+		return;
+	drop = Min(keep_from - log_first, log_n);
+	for (uint64 i = 0; i < drop; i++)
+		pfree(log_entries[i].data);
+	memmove(log_entries, log_entries + drop, sizeof(RaftLogEntry) * (log_n - drop));
+	log_n -= drop;
+	log_first += drop;
+}
+
+/*
+ * Take a snapshot once the applied log has grown past the threshold: store
+ * it and truncate the stored log in one transaction, then tell libraft and
+ * truncate the cached log alike (libraft keeps the same trailing entries).
+ */
+static void
+maybe_take_snapshot(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	uint64		trailing = (uint64) geoshard_raft_snapshot_trailing;
+	uint64		keep_from = applied > trailing ? applied - trailing + 1 : 1;
+	RaftSnapshotMeta meta;
+	struct raft_buffer buf;
+	struct raft_event ev;
+	char	   *data;
+	uint64		len;
+	int			rv;
+
+	if (applied < snap.index + (uint64) geoshard_raft_snapshot_threshold)
+		return;
+
+	/* the configuration as of the applied index: the last one up to it */
+	memset(&meta, 0, sizeof(meta));
+	for (uint64 i = applied; i >= log_first && i > snap.index; i--)
+	{
+		RaftLogEntry *le = log_at(i);
+
+		if (le->type == RAFT_CHANGE)
+		{
+			meta.conf_index = i;
+			meta.conf = le->data;
+			meta.conf_len = le->len;
+			break;
+		}
+	}
+	if (meta.conf_index == 0)
+	{
+		if (snap.index == 0)
+			elog(ERROR, "raft log up to %llu holds no configuration", (unsigned long long) applied);
+		meta.conf_index = snap.conf_index;
+		meta.conf = snap.conf;
+		meta.conf_len = snap.conf_len;
+	}
+	meta.index = applied;
+	meta.term = term_at(applied);
+
+	begin_work("taking a raft snapshot");
+	RaftStorageForceSync();
+	data = RaftSnapshotBuild(&len, snap_cxt);
+	RaftSnapshotStore(&meta, data, len, keep_from);
+	end_work(cxt);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RAFT_SNAPSHOT;
+	ev.snapshot.metadata.index = meta.index;
+	ev.snapshot.metadata.term = meta.term;
+	ev.snapshot.metadata.configuration_index = meta.conf_index;
+	ev.snapshot.trailing = (unsigned) trailing;
+	buf.base = meta.conf;
+	buf.len = meta.conf_len;
+	raft_configuration_init(&ev.snapshot.metadata.configuration);
+	if (raft_configuration_decode(&buf, &ev.snapshot.metadata.configuration) != 0)
+		elog(ERROR, "raft configuration at index %llu does not decode", (unsigned long long) meta.conf_index);
+	remember_snapshot(&meta, data, len);
+	rv = step(&ev);
+	if (rv != 0)
+		elog(ERROR, "raft refused the snapshot at index %llu: %s",
+			 (unsigned long long) meta.index, raft_errmsg(&raft));
+	compact_log(keep_from);
+	ereport(LOG,
+			(errmsg("geoshard raft took a snapshot at index %llu (term %llu, %llu bytes); the log now holds entries %llu to %llu (%llu in memory)",
+					(unsigned long long) snap.index, (unsigned long long) snap.term,
+					(unsigned long long) len, (unsigned long long) log_first,
+					(unsigned long long) log_last(), (unsigned long long) log_n)));
+}
+
+/*
+ * Install the snapshot libraft received (RAFT_UPDATE_SNAPSHOT): tables,
+ * snapshot, applied index and an emptied log in one transaction.  Returns
+ * what RAFT_PERSISTED_SNAPSHOT reports.
+ */
+static void
+install_snapshot(struct raft_update *update)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	struct raft_snapshot_metadata *m = &update->snapshot.metadata;
+	RaftSnapshotMeta meta;
+	struct raft_buffer conf;
+	uint64		len = update->snapshot.chunk.len;
+	char	   *data;
+
+	if (raft_configuration_encode(&m->configuration, &conf) != 0)
+		elog(ERROR, "could not encode the configuration of a received raft snapshot");
+	meta.index = m->index;
+	meta.term = m->term;
+	meta.conf_index = m->configuration_index;
+	meta.conf = conf.base;
+	meta.conf_len = (uint32) conf.len;
+	data = MemoryContextAllocHuge(snap_cxt, Max(len, 1));
+	memcpy(data, update->snapshot.chunk.base, len);
+	raft_free(update->snapshot.chunk.base);
+
+	begin_work("installing a raft snapshot");
+	RaftStorageForceSync();
+	RaftSnapshotInstall(&meta, data, len);
+	end_work(cxt);
+
+	remember_snapshot(&meta, data, len);
+	raft_free(conf.base);
+	compact_log(log_last() + 1);
+	log_first = meta.index + 1;
+	applied = meta.index;
+	ereport(LOG,
+			(errmsg("geoshard raft installed a snapshot at index %llu (term %llu, %llu bytes)",
+					(unsigned long long) meta.index, (unsigned long long) meta.term,
+					(unsigned long long) len)));
+}
+
+/* Send our snapshot for libraft's InstallSnapshot (it carries no data). */
+static void
+send_snapshot(const struct raft_message *msg)
+{
+	const struct raft_install_snapshot *a = &msg->install_snapshot;
+	RaftSnapshotChunk head;
+
+	if (a->last_index != snap.index || snap.index == 0)
+	{
+		ereport(LOG,
+				(errmsg("geoshard raft has no snapshot at index %llu to send to node %llu",
+						(unsigned long long) a->last_index, (unsigned long long) msg->server_id)));
+		return;
+	}
+	if (snap_data == NULL)
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+
+		begin_work("loading the raft snapshot");
+		snap_data = RaftSnapshotLoadData(snap.index, &snap_len, snap_cxt);
+		end_work(cxt);
+	}
+	memset(&head, 0, sizeof(head));
+	head.term = a->term;
+	head.last_index = snap.index;
+	head.last_term = snap.term;
+	head.conf_index = snap.conf_index;
+	head.conf = snap.conf;
+	head.conf_len = snap.conf_len;
+	head.total = snap_len;
+	if (RaftTransportQueueSnapshot(msg->server_id, msg->server_address, &head, snap_data))
+		ereport(LOG,
+				(errmsg("geoshard raft sends its snapshot at index %llu (%llu bytes) to node %llu",
+						(unsigned long long) snap.index, (unsigned long long) snap_len,
+						(unsigned long long) msg->server_id)));
+}
+
 /* Carry out one update of raft_step, in the order Raft's safety needs. */
 static void
 handle_update(struct raft_update *update)
@@ -285,6 +529,8 @@ handle_update(struct raft_update *update)
 	unsigned	flags = update->flags;
 	bool		hard = (flags & (RAFT_UPDATE_CURRENT_TERM | RAFT_UPDATE_VOTED_FOR)) != 0;
 	bool		entries = (flags & RAFT_UPDATE_ENTRIES) != 0 && update->entries.n > 0;
+	bool		snapshot = (flags & RAFT_UPDATE_SNAPSHOT) != 0;
+	struct raft_snapshot_metadata snapshot_meta;
 	uint64		persisted = 0;
 
 	if (hard || entries)
@@ -306,10 +552,21 @@ handle_update(struct raft_update *update)
 		}
 	}
 
+	if (snapshot)
+	{
+		snapshot_meta = update->snapshot.metadata;
+		install_snapshot(update);
+	}
+
 	/* serialize now: the array is reused by the next step */
 	if (flags & RAFT_UPDATE_MESSAGES)
 		for (unsigned i = 0; i < update->messages.n; i++)
-			RaftTransportQueue(&update->messages.batch[i]);
+		{
+			if (update->messages.batch[i].type == RAFT_INSTALL_SNAPSHOT)
+				send_snapshot(&update->messages.batch[i]);
+			else
+				RaftTransportQueue(&update->messages.batch[i]);
+		}
 
 	if (flags & RAFT_UPDATE_STATE)
 	{
@@ -334,6 +591,23 @@ handle_update(struct raft_update *update)
 				 (unsigned long long) persisted, raft_errmsg(&raft));
 	}
 
+	if (snapshot)
+	{
+		struct raft_event ev;
+
+		/* libraft takes the configuration back */
+		memset(&ev, 0, sizeof(ev));
+		ev.type = RAFT_PERSISTED_SNAPSHOT;
+		ev.persisted_snapshot.metadata = snapshot_meta;
+		ev.persisted_snapshot.offset = 0;
+		ev.persisted_snapshot.last = true;
+		if (step(&ev) != 0)
+			elog(ERROR, "raft refused the installed snapshot at index %llu: %s",
+				 (unsigned long long) snapshot_meta.index, raft_errmsg(&raft));
+		RaftTransportSync(&raft.configuration);
+		notify_proposals();
+	}
+
 	apply_committed();
 }
 
@@ -345,6 +619,7 @@ try_start(void)
 	bool		found = false;
 	struct raft_event ev;
 	struct raft_entry *entries = NULL;
+	struct raft_snapshot_metadata start_meta;
 	char	   *batch = NULL;
 	int			rv;
 
@@ -356,13 +631,26 @@ try_start(void)
 			if (log_cxt == NULL)
 				log_cxt = AllocSetContextCreate(TopMemoryContext, "geoshard raft log",
 												ALLOCSET_DEFAULT_SIZES);
-			log_entries = RaftStorageLoadLog(&log_n, log_cxt);
+			if (snap_cxt == NULL)
+				snap_cxt = AllocSetContextCreate(TopMemoryContext, "geoshard raft snapshot",
+												 ALLOCSET_DEFAULT_SIZES);
+			log_entries = RaftStorageLoadLog(&log_first, &log_n, log_cxt);
 			log_cap = Max(log_n, 1);
+			memset(&snap, 0, sizeof(snap));
+			if (RaftSnapshotLoadMeta(&snap, snap_cxt) && log_n == 0)
+				log_first = snap.index + 1;
 		}
 	}
 	end_work(cxt);
 	if (!found)
 		return false;
+	/* the log continues the snapshot, and nothing before it is unapplied */
+	if (log_first > snap.index + 1 || hard_state.applied_index < snap.index)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("geoshard.raft_log starts at index %llu and %llu entries are applied, but the last snapshot is at index %llu",
+						(unsigned long long) log_first, (unsigned long long) hard_state.applied_index,
+						(unsigned long long) snap.index)));
 	if (hard_state.node_id != (uint64) geoshard_node_id)
 	{
 		if (!not_member_logged)
@@ -384,6 +672,19 @@ try_start(void)
 	raft_set_pre_vote(&raft, true);
 
 	applied = hard_state.applied_index;
+	if (snap.index > 0)
+	{
+		struct raft_buffer conf = {snap.conf, snap.conf_len};
+
+		memset(&start_meta, 0, sizeof(start_meta));
+		start_meta.index = snap.index;
+		start_meta.term = snap.term;
+		start_meta.configuration_index = snap.conf_index;
+		raft_configuration_init(&start_meta.configuration);
+		if (raft_configuration_decode(&conf, &start_meta.configuration) != 0)
+			elog(ERROR, "raft snapshot at index %llu holds an undecodable configuration",
+				 (unsigned long long) snap.index);
+	}
 	if (log_n > 0)
 	{
 		size_t		total = 0;
@@ -420,8 +721,9 @@ try_start(void)
 	ev.type = RAFT_START;
 	ev.start.term = hard_state.term;
 	ev.start.voted_for = hard_state.voted_for;
-	ev.start.metadata = NULL;
-	ev.start.start_index = 1;
+	/* libraft takes the snapshot's configuration */
+	ev.start.metadata = snap.index > 0 ? &start_meta : NULL;
+	ev.start.start_index = log_first;
 	ev.start.entries = entries;
 	ev.start.n_entries = (unsigned) log_n;
 	rv = step(&ev);
@@ -440,7 +742,7 @@ try_start(void)
 	if (raft.configuration_uncommitted_index != 0 &&
 		raft.configuration_uncommitted_index <= applied)
 	{
-		RaftLogEntry *le = &log_entries[raft.configuration_uncommitted_index - 1];
+		RaftLogEntry *le = log_at(raft.configuration_uncommitted_index);
 		struct raft_buffer buf = {le->data, le->len};
 
 		memset(&ev, 0, sizeof(ev));
@@ -452,9 +754,10 @@ try_start(void)
 	}
 	RaftTransportSync(&raft.configuration);
 	ereport(LOG,
-			(errmsg("geoshard raft node %llu started: term %llu, %llu entries, %llu applied",
+			(errmsg("geoshard raft node %llu started: term %llu, snapshot at index %llu, entries %llu to %llu, %llu applied",
 					(unsigned long long) hard_state.node_id, (unsigned long long) hard_state.term,
-					(unsigned long long) log_n, (unsigned long long) applied)));
+					(unsigned long long) snap.index, (unsigned long long) log_first,
+					(unsigned long long) log_last(), (unsigned long long) applied)));
 	return true;
 }
 
@@ -465,6 +768,107 @@ address_of(uint64 id)
 		if (raft.configuration.servers[i].id == id)
 			return raft.configuration.servers[i].address;
 	return "";
+}
+
+/*
+ * Take one chunk of a snapshot a leader sends.  Chunks come in order over
+ * one connection; a chunk at offset 0 starts a snapshot over, and one that
+ * does not continue the snapshot being received drops it (the leader sends
+ * it again).  The last chunk completes the InstallSnapshot that libraft
+ * gets, its data and configuration in libraft's allocations.
+ */
+static void
+receive_chunk(uint64 from, const char *address, const RaftSnapshotChunk *c)
+{
+	struct raft_message m;
+	struct raft_event ev;
+	struct raft_buffer conf;
+	int			rv;
+
+	if (c->offset == 0)
+	{
+		if (inbound.data == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(snap_cxt);
+
+			initStringInfo(&inbound);
+			MemoryContextSwitchTo(old);
+		}
+		resetStringInfo(&inbound);
+		if (inbound_from != 0 && inbound_head.conf)
+			pfree((char *) inbound_head.conf);
+		inbound_head = *c;
+		inbound_head.conf = MemoryContextAlloc(snap_cxt, c->conf_len);
+		memcpy((char *) inbound_head.conf, c->conf, c->conf_len);
+		inbound_from = from;
+	}
+	else if (inbound_from != from || c->term != inbound_head.term ||
+			 c->last_index != inbound_head.last_index || c->last_term != inbound_head.last_term ||
+			 c->total != inbound_head.total || c->offset != (uint64) inbound.len)
+	{
+		if (inbound_from != 0)
+			ereport(LOG,
+					(errmsg("geoshard raft dropped a partly received snapshot from node %llu",
+							(unsigned long long) inbound_from)));
+		if (inbound_from != 0)
+			pfree((char *) inbound_head.conf);
+		inbound_from = 0;
+		return;
+	}
+	appendBinaryStringInfo(&inbound, c->data, (int) c->len);
+	if ((uint64) inbound.len < inbound_head.total)
+		return;
+
+	inbound_from = 0;
+	if (!RaftSnapshotCheck(inbound.data, inbound.len))
+	{
+		ereport(LOG,
+				(errmsg("geoshard raft refused a malformed snapshot at index %llu from node %llu",
+						(unsigned long long) inbound_head.last_index, (unsigned long long) from)));
+		pfree((char *) inbound_head.conf);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_INSTALL_SNAPSHOT;
+	m.server_id = from;
+	m.server_address = address;
+	m.install_snapshot.version = 0;
+	m.install_snapshot.term = inbound_head.term;
+	m.install_snapshot.last_index = inbound_head.last_index;
+	m.install_snapshot.last_term = inbound_head.last_term;
+	m.install_snapshot.conf_index = inbound_head.conf_index;
+	conf.base = (void *) inbound_head.conf;
+	conf.len = inbound_head.conf_len;
+	raft_configuration_init(&m.install_snapshot.conf);
+	if (raft_configuration_decode(&conf, &m.install_snapshot.conf) != 0)
+	{
+		ereport(LOG,
+				(errmsg("geoshard raft refused a snapshot at index %llu from node %llu: its configuration does not decode",
+						(unsigned long long) inbound_head.last_index, (unsigned long long) from)));
+		pfree((char *) inbound_head.conf);
+		return;
+	}
+	pfree((char *) inbound_head.conf);
+	m.install_snapshot.data.base = raft_malloc(Max(inbound.len, 1));
+	if (m.install_snapshot.data.base == NULL)
+		elog(ERROR, "out of memory for a raft snapshot of %d bytes", inbound.len);
+	memcpy(m.install_snapshot.data.base, inbound.data, inbound.len);
+	m.install_snapshot.data.len = inbound.len;
+	resetStringInfo(&inbound);
+	ereport(LOG,
+			(errmsg("geoshard raft received a snapshot at index %llu (%zu bytes) from node %llu",
+					(unsigned long long) m.install_snapshot.last_index,
+					m.install_snapshot.data.len, (unsigned long long) from)));
+
+	/* libraft frees data and configuration, or hands them to the update */
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RAFT_RECEIVE;
+	ev.receive.message = &m;
+	rv = step(&ev);
+	if (rv != 0)
+		ereport(LOG,
+				(errmsg("geoshard raft could not take a snapshot from node %llu: %s",
+						(unsigned long long) from, raft_errmsg(&raft))));
 }
 
 /* Step every batch raft_receive queued since the last pass. */
@@ -490,13 +894,14 @@ drain_inbox(void)
 		uint32		len;
 		RaftEnvelope env;
 		struct raft_message *msgs;
+		RaftSnapshotChunk *chunks;
 		char		error[128];
 
 		memcpy(&len, copy + off, sizeof(uint32));
 		off += sizeof(uint32);
 		if (len > used - off)
 			break;
-		if (!RaftBatchDecode(copy + off, len, &env, &msgs, error, sizeof(error)) ||
+		if (!RaftBatchDecode(copy + off, len, &env, &msgs, &chunks, error, sizeof(error)) ||
 			memcmp(env.cluster_id.data, hard_state.cluster_id.data, UUID_LEN) != 0)
 		{
 			off += len;
@@ -512,6 +917,13 @@ drain_inbox(void)
 			int			rv;
 
 			m->server_address = env.from_address[0] != '\0' ? env.from_address : address_of(m->server_id);
+			if (m->type == RAFT_INSTALL_SNAPSHOT)
+			{
+				receive_chunk(env.from, m->server_address, &chunks[i]);
+				last_contact = GetCurrentTimestamp();
+				RaftTransportHeard(env.from);
+				continue;
+			}
 			memset(&ev, 0, sizeof(ev));
 			ev.type = RAFT_RECEIVE;
 			ev.receive.message = m;
@@ -759,6 +1171,8 @@ publish_status(void)
 	raft_shared->commit_index = raft_commit_index(&raft);
 	raft_shared->applied_index = applied;
 	raft_shared->last_index = raft_last_index(&raft);
+	raft_shared->snapshot_index = snap.index;
+	raft_shared->snapshot_term = snap.term;
 	raft_shared->last_contact = is_leader ? GetCurrentTimestamp() : last_contact;
 	raft_shared->npeers = npeers;
 	memcpy(raft_shared->peers, peers, sizeof(RaftPeerStatus) * npeers);
@@ -857,6 +1271,7 @@ GeoshardRaftMain(Datum main_arg)
 				elog(ERROR, "raft timeout failed: %s", raft_errmsg(&raft));
 		}
 		notify_proposals();
+		maybe_take_snapshot();
 		RaftTransportPump(now_ms());
 		publish_status();
 		MemoryContextReset(loop_cxt);

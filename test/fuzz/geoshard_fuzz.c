@@ -217,18 +217,22 @@ FuzzRaftOne(const char *data, int len)
 {
 	RaftEnvelope env;
 	struct raft_message *msgs;
+	RaftSnapshotChunk *chunks;
 	char		error[128];
 	StringInfoData again;
 	bool		same;
 
-	if (!RaftBatchDecode(data, (size_t) len, &env, &msgs, error, sizeof(error)))
+	if (!RaftBatchDecode(data, (size_t) len, &env, &msgs, &chunks, error, sizeof(error)))
 		return false;
 	initStringInfo(&again);
 	RaftEnvelopeBegin(&again, &env);
 	for (uint32 i = 0; i < env.count; i++)
 	{
 		fuzz_ae = msgs[i].type == RAFT_APPEND_ENTRIES ? &msgs[i].append_entries : NULL;
-		if (!RaftMessageEncode(&again, &msgs[i], FuzzEntryLookup))
+		/* snapshot chunks have their own encoder */
+		if (msgs[i].type == RAFT_INSTALL_SNAPSHOT)
+			RaftSnapshotChunkEncode(&again, &chunks[i]);
+		else if (!RaftMessageEncode(&again, &msgs[i], FuzzEntryLookup))
 			elog(ERROR, "fuzz: an accepted raft message of type %d does not encode", msgs[i].type);
 		RaftMessageRelease(&msgs[i]);
 	}
