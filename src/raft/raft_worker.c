@@ -334,21 +334,24 @@ apply_committed(void)
 }
 
 
-/* Make meta the last snapshot (its conf copied), and forget older data. */
+/*
+ * Make meta the last snapshot (its conf copied).  Its data stays in the
+ * table until a follower needs it (send_snapshot): most nodes never send.
+ */
 static void
-remember_snapshot(const RaftSnapshotMeta *meta, char *data, uint64 len)
+remember_snapshot(const RaftSnapshotMeta *meta)
 {
 	char	   *conf = MemoryContextAlloc(snap_cxt, Max(meta->conf_len, 1));
 
 	memcpy(conf, meta->conf, meta->conf_len);
 	if (snap.conf)
 		pfree(snap.conf);
-	if (snap_data && snap_data != data)
+	if (snap_data)
 		pfree(snap_data);
 	snap = *meta;
 	snap.conf = conf;
-	snap_data = data;
-	snap_len = len;
+	snap_data = NULL;
+	snap_len = 0;
 }
 
 /* Forget the cached entries before keep_from. */
@@ -415,7 +418,7 @@ maybe_take_snapshot(void)
 
 	begin_work("taking a raft snapshot");
 	RaftStorageForceSync();
-	data = RaftSnapshotBuild(&len, snap_cxt);
+	data = RaftSnapshotBuild(&len, cxt);
 	RaftSnapshotStore(&meta, data, len, keep_from);
 	end_work(cxt);
 
@@ -430,7 +433,8 @@ maybe_take_snapshot(void)
 	raft_configuration_init(&ev.snapshot.metadata.configuration);
 	if (raft_configuration_decode(&buf, &ev.snapshot.metadata.configuration) != 0)
 		elog(ERROR, "raft configuration at index %llu does not decode", (unsigned long long) meta.conf_index);
-	remember_snapshot(&meta, data, len);
+	remember_snapshot(&meta);
+	pfree(data);
 	rv = step(&ev);
 	if (rv != 0)
 		elog(ERROR, "raft refused the snapshot at index %llu: %s",
@@ -445,8 +449,8 @@ maybe_take_snapshot(void)
 
 /*
  * Install the snapshot libraft received (RAFT_UPDATE_SNAPSHOT): tables,
- * snapshot, applied index and an emptied log in one transaction.  Returns
- * what RAFT_PERSISTED_SNAPSHOT reports.
+ * snapshot, applied index and an emptied log in one transaction; the caller
+ * then reports RAFT_PERSISTED_SNAPSHOT.
  */
 static void
 install_snapshot(struct raft_update *update)
@@ -456,7 +460,7 @@ install_snapshot(struct raft_update *update)
 	RaftSnapshotMeta meta;
 	struct raft_buffer conf;
 	uint64		len = update->snapshot.chunk.len;
-	char	   *data;
+	const char *data;
 
 	if (raft_configuration_encode(&m->configuration, &conf) != 0)
 		elog(ERROR, "could not encode the configuration of a received raft snapshot");
@@ -465,16 +469,15 @@ install_snapshot(struct raft_update *update)
 	meta.conf_index = m->configuration_index;
 	meta.conf = conf.base;
 	meta.conf_len = (uint32) conf.len;
-	data = MemoryContextAllocHuge(snap_cxt, Max(len, 1));
-	memcpy(data, update->snapshot.chunk.base, len);
-	raft_free(update->snapshot.chunk.base);
+	data = update->snapshot.chunk.base;
 
 	begin_work("installing a raft snapshot");
 	RaftStorageForceSync();
 	RaftSnapshotInstall(&meta, data, len);
 	end_work(cxt);
 
-	remember_snapshot(&meta, data, len);
+	remember_snapshot(&meta);
+	raft_free(update->snapshot.chunk.base);
 	raft_free(conf.base);
 	compact_log(log_last() + 1);
 	log_first = meta.index + 1;
@@ -820,6 +823,19 @@ receive_chunk(uint64 from, const char *address, const RaftSnapshotChunk *c)
 		return;
 
 	inbound_from = 0;
+
+	/*
+	 * Only a leader of a later term can send this one a snapshot; libraft,
+	 * built without asserts, would not notice another leader of its own term.
+	 */
+	if (raft_state(&raft) == RAFT_LEADER && inbound_head.term <= raft_current_term(&raft))
+	{
+		ereport(LOG,
+				(errmsg("geoshard raft refused a snapshot from node %llu: this node leads term %llu",
+						(unsigned long long) from, (unsigned long long) raft_current_term(&raft))));
+		pfree((char *) inbound_head.conf);
+		return;
+	}
 	if (!RaftSnapshotCheck(inbound.data, inbound.len))
 	{
 		ereport(LOG,
@@ -918,26 +934,24 @@ drain_inbox(void)
 
 			m->server_address = env.from_address[0] != '\0' ? env.from_address : address_of(m->server_id);
 			if (m->type == RAFT_INSTALL_SNAPSHOT)
-			{
 				receive_chunk(env.from, m->server_address, &chunks[i]);
-				last_contact = GetCurrentTimestamp();
-				RaftTransportHeard(env.from);
-				continue;
-			}
-			memset(&ev, 0, sizeof(ev));
-			ev.type = RAFT_RECEIVE;
-			ev.receive.message = m;
-			rv = step(&ev);
-			if (m->type == RAFT_APPEND_ENTRIES && m->append_entries.n_entries > 0)
+			else
 			{
+				memset(&ev, 0, sizeof(ev));
+				ev.type = RAFT_RECEIVE;
+				ev.receive.message = m;
+				rv = step(&ev);
+				if (m->type == RAFT_APPEND_ENTRIES && m->append_entries.n_entries > 0)
+				{
+					if (rv != 0)
+						raft_free(m->append_entries.entries[0].batch);
+					raft_free(m->append_entries.entries);
+				}
 				if (rv != 0)
-					raft_free(m->append_entries.entries[0].batch);
-				raft_free(m->append_entries.entries);
+					ereport(LOG,
+							(errmsg("geoshard raft could not handle a message from node %llu: %s",
+									(unsigned long long) env.from, raft_errmsg(&raft))));
 			}
-			if (rv != 0)
-				ereport(LOG,
-						(errmsg("geoshard raft could not handle a message from node %llu: %s",
-								(unsigned long long) env.from, raft_errmsg(&raft))));
 			raft_leader(&raft, &leader, &leader_address);
 			if (env.from == leader || raft_state(&raft) == RAFT_LEADER)
 				last_contact = GetCurrentTimestamp();
