@@ -7,8 +7,8 @@
 # nodes restarted after a snapshot (SIGKILL of the postmaster, pg_ctl -m
 # immediate) come back with the same tables and at least the same applied
 # index; malformed snapshot chunks are refused by raft_receive, a
-# well-formed chunk carrying a malformed snapshot is dropped by the worker,
-# and the group is unharmed.  First, the decoder is fuzzed in-process with
+# well-formed chunk carrying a malformed snapshot, or one out of order, is
+# dropped by the worker, and the group is unharmed.  First, the decoder is fuzzed in-process with
 # snapshot-chunk seeds (test/fuzz).
 use strict;
 use warnings FATAL => 'all';
@@ -333,6 +333,16 @@ is($node{$victim}->safe_psql('postgres', "SET ROLE geoshard_raft; SELECT geoshar
 	't', 'a well-formed chunk of a malformed snapshot is queued');
 ok(log_has($node{$victim}, qr/refused a malformed snapshot at index 1000000/, $offset),
 	'the worker refuses the malformed snapshot');
+# a chunk that does not continue the snapshot being received drops it
+$offset = -s $node{$victim}->logfile;
+foreach my $c (chunk(%good, term => $term, last_index => 2000000, last_term => $term, total => 8, data => 'GSS'),
+	chunk(%good, term => $term, last_index => 2000000, last_term => $term, total => 8, offset => 5, data => 'abc'))
+{
+	$hex = unpack('H*', envelope($cid, $leader, $victim, 1) . $c);
+	$node{$victim}->safe_psql('postgres', "SET ROLE geoshard_raft; SELECT geoshard.raft_receive('\\x$hex')");
+}
+ok(log_has($node{$victim}, qr/dropped a partly received snapshot from node $leader/, $offset),
+	'a chunk out of order drops the partly received snapshot');
 $index = propose("SELECT geoshard.raft_set_setting('after.garbage', 'ok')", 1, 2, 3, 4);
 ok(caught_up($_, $index), "node $_ still applies after the garbage") foreach (1, 2, 3, 4);
 $dump = tables_dump($node{1});
