@@ -35,6 +35,8 @@
 #define RAFT_BACKOFF_MAX_MS		2000
 #define RAFT_CONNECT_TIMEOUT_MS	2000
 #define RAFT_CALL_TIMEOUT_MS	2000
+/* a call gets RAFT_CALL_TIMEOUT_MS more per this many bytes (snapshot chunks, long batches) */
+#define RAFT_CALL_TIMEOUT_BYTES	(64 * 1024)
 
 typedef enum PeerState
 {
@@ -385,7 +387,8 @@ send_outbox(Peer *p, uint64 now)
 	p->out_count = 0;
 	p->state = PEER_BUSY;
 	p->sent_at = now;
-	p->deadline = now + RAFT_CALL_TIMEOUT_MS;
+	/* a slow link must not time out a large call for ever: allow ~32 kB/s */
+	p->deadline = now + RAFT_CALL_TIMEOUT_MS * (1 + (uint64) lengths[0] / RAFT_CALL_TIMEOUT_BYTES);
 	rc = PQflush(p->conn);
 	if (rc < 0)
 		disconnect(p, now, PQerrorMessage(p->conn));
