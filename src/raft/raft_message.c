@@ -19,7 +19,9 @@
  *
  * where conf is libraft's encoding of the snapshot's configuration (checked
  * here byte by byte: libraft's own decoder does not check bounds) and data
- * the bytes [offset, offset + length) of the snapshot.  Decoders trust nothing: every read is bounds-checked, every count
+ * the bytes [offset, offset + length) of the snapshot.
+ *
+ * Decoders trust nothing: every read is bounds-checked, every count
  * and length is checked against the limits in raft_message.h and against
  * what is left before anything is allocated, values that libraft would
  * assert on (terms and ids of zero, unknown types, index overflow) are

@@ -57,6 +57,14 @@ check(int rc, int expected, const char *what)
 		elog(ERROR, "raft snapshot: %s failed: %s", what, SPI_result_code_string(rc));
 }
 
+static uint64
+get_int8(uint64 row, int col)
+{
+	bool		isnull;
+
+	return (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull));
+}
+
 static const char *
 table_name(int i)
 {
@@ -299,9 +307,9 @@ RaftSnapshotLoadMeta(RaftSnapshotMeta *meta, MemoryContext cxt)
 		  SPI_OK_SELECT, "reading raft_snapshots");
 	if (SPI_processed == 0)
 		return false;
-	meta->index = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	meta->term = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	meta->conf_index = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	meta->index = get_int8(0, 1);
+	meta->term = get_int8(0, 2);
+	meta->conf_index = get_int8(0, 3);
 	conf = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	meta->conf_len = VARSIZE_ANY_EXHDR(conf);
 	if (!RaftConfigurationCheck(VARDATA_ANY(conf), meta->conf_len))
@@ -332,7 +340,7 @@ RaftSnapshotLoadData(uint64 index, uint64 *len, MemoryContext cxt)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("raft snapshot at index %llu is not stored", (unsigned long long) index)));
-	size = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	size = get_int8(0, 1);
 	if (size > RAFT_SNAPSHOT_MAX_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -346,7 +354,7 @@ RaftSnapshotLoadData(uint64 index, uint64 *len, MemoryContext cxt)
 		  SPI_OK_SELECT, "reading raft_snapshot_chunks");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		uint64		at = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		uint64		at = get_int8(i, 1);
 		bytea	   *chunk = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		uint64		n = VARSIZE_ANY_EXHDR(chunk);
 

@@ -333,7 +333,6 @@ apply_committed(void)
 	notify_proposals();
 }
 
-
 /*
  * Make meta the last snapshot (its conf copied).  Its data stays in the
  * table until a follower needs it (send_snapshot): most nodes never send.
