@@ -37,6 +37,7 @@
 
 #include "core/guc.h"
 #include "core/worker.h"
+#include "raft/raft_call.h"
 #include "raft/raft_message.h"
 #include "raft/raft_shmem.h"
 #include "raft/raft_storage.h"
@@ -252,6 +253,7 @@ apply_committed(void)
 	RaftStorageApplying = false;
 	end_work(cxt);
 	applied = target;
+	RaftCallApplied(applied);	/* wakes backends waiting to read their writes */
 
 	/* libraft learns of committed configurations from us (it owns conf) */
 	for (uint64 i = from; i <= target; i++)
