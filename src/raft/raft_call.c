@@ -338,6 +338,8 @@ RaftCallOutcome(uint64 index, RaftCallError *error)
 	bool		known = true;
 
 	memset(error, 0, sizeof(RaftCallError));
+	if (index == 0)
+		return true;			/* no entry: a leadership transfer */
 	LWLockAcquire(call_shared->lock, LW_SHARED);
 	for (int i = 0; i < RAFT_CALL_ERRORS; i++)
 		if (call_shared->errors[i].index == index)

@@ -68,7 +68,8 @@ typedef enum ForwardResult
 typedef enum LocalResult
 {
 	LOCAL_DONE,
-	LOCAL_NOT_LEADER
+	LOCAL_NOT_LEADER,
+	LOCAL_NOT_TAKEN				/* the deadline came before the worker took it */
 } LocalResult;
 
 /* Has this node stored a group's state (which the worker may not run yet)? */
@@ -190,6 +191,8 @@ propose_local(RaftProposalKind kind, uint64 node_id, const char *data, uint32 le
 			if (result.state == RAFT_SLOT_DONE || result.state == RAFT_SLOT_FAILED)
 				break;
 			remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			if (remaining <= 0 && result.state == RAFT_SLOT_PENDING)
+				break;
 			if (remaining <= 0)
 				raise_timeout();
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -210,12 +213,21 @@ propose_local(RaftProposalKind kind, uint64 node_id, const char *data, uint32 le
 	}
 	PG_END_TRY();
 
+	/* the worker may have taken a pending slot since we looked */
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	if (result.state == RAFT_SLOT_PENDING && slot->state == RAFT_SLOT_SUBMITTED)
+	{
+		slot->abandoned = true;
+		LWLockRelease(raft_shared->lock);
+		raise_timeout();
+	}
 	slot->state = RAFT_SLOT_FREE;
 	LWLockRelease(raft_shared->lock);
 
 	*index = result.index;
 	*leader = result.leader;
+	if (result.state == RAFT_SLOT_PENDING)
+		return LOCAL_NOT_TAKEN;
 	if (result.state == RAFT_SLOT_DONE)
 		return LOCAL_DONE;
 	if (result.not_leader)
@@ -250,8 +262,17 @@ RaftProposeOnLeader(RaftProposalKind kind, uint64 node_id, const char *data, uin
 	uint64		index;
 	uint64		leader;
 
-	if (propose_local(kind, node_id, data, len, deadline, &index, &leader) == LOCAL_NOT_LEADER)
-		raise_not_leader(leader);
+	switch (propose_local(kind, node_id, data, len, deadline, &index, &leader))
+	{
+		case LOCAL_DONE:
+			break;
+		case LOCAL_NOT_LEADER:
+			raise_not_leader(leader);
+			break;
+		case LOCAL_NOT_TAKEN:
+			raise_timeout();
+			break;
+	}
 	return index;
 }
 
@@ -706,6 +727,7 @@ raft_forward(PG_FUNCTION_ARGS)
 	uint64		index = 0;
 	uint64		leader = 0;
 	RaftCallError error;
+	LocalResult result;
 	TupleDesc	tupdesc;
 	Datum		values[7];
 	bool		nulls[7] = {false, true, true, true, true, true, true};
@@ -770,7 +792,10 @@ raft_forward(PG_FUNCTION_ARGS)
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   Min(timeout_ms, (uint32) PG_INT32_MAX));
-	if (run_here(&req, deadline, &index, &leader) == LOCAL_NOT_LEADER)
+	result = run_here(&req, deadline, &index, &leader);
+	if (result == LOCAL_NOT_TAKEN)
+		raise_timeout();
+	if (result == LOCAL_NOT_LEADER)
 	{
 		values[0] = CStringGetTextDatum("not_leader");
 		values[2] = Int64GetDatum((int64) leader);
