@@ -497,7 +497,8 @@ raft_propose_call(PG_FUNCTION_ARGS)
 /*
  * raft_barrier(): an empty entry through the log (forwarded to the leader
  * from a follower); once it is applied here, this node has applied
- * everything the leader had committed when it was called.
+ * everything the leader had committed when it was called.  The C name has
+ * our prefix: libraft exports a raft_barrier.
  */
 PG_FUNCTION_INFO_V1(geoshard_raft_barrier);
 Datum

@@ -405,14 +405,15 @@ raise_remote(PGresult *res, uint64 leader)
 						(unsigned long long) leader)));
 }
 
-/* libpq's messages end with a newline, our details do not */
+/* The first line of a libpq message: details have no newlines or tabs. */
 static char *
 chomp(const char *s)
 {
 	char	   *c = pstrdup(s);
-	size_t		n = strlen(c);
+	size_t		n = strcspn(c, "\n");
 
-	while (n > 0 && (c[n - 1] == '\n' || c[n - 1] == ' '))
+	c[n] = '\0';
+	while (n > 0 && c[n - 1] == ' ')
 		c[--n] = '\0';
 	return c;
 }
