@@ -6,7 +6,8 @@
 # follower reports a lost answer (08006) saying the proposal may have
 # committed, and the entry is applied exactly once by the survivors and by
 # the restarted node; when the leader is SIGKILLed just before a follower
-# proposes, the follower finds the new leader and the call succeeds once.
+# proposes, the follower finds the new leader and the call succeeds once;
+# raft_forward refuses malformed requests and proposes a well-formed one.
 use strict;
 use warnings FATAL => 'all';
 
@@ -147,5 +148,40 @@ is($node{$follower}->safe_psql('postgres',
 	'1:n2,2:n3', 'and is applied there when it returns, once');
 ok(restart($node{$leader}), "node $leader restarts");
 is(shards($_), '1:n2,2:n3', "node $_ has the same shards") foreach (1, 2, 3);
+
+# 4. raft_forward trusts nothing: malformed requests are refused, a
+# well-formed one (what a follower sends) is proposed.
+$leader = wait_leader(1, 2, 3);
+my $cid = pack('H*', $cluster_id =~ s/-//gr);
+sub request
+{
+	my ($cluster, $op, $kind, $data) = @_;
+	return '\\x' . unpack('H*', pack('a3 C a16 Q> N C C Q> N a*', 'GSF', 1, $cluster, 2, 5000, $op, $kind, 0,
+		length($data), $data));
+}
+my $call = pack('C n n C N a* C N a*', 4, 10, 2, 0, 1, '3', 0, 2, 'n9');	# add_shard('3', 'n9')
+my @bad = (
+	['\\x', qr/22P03: invalid raft forward request: 0 bytes/, 'empty'],
+	['\\x' . unpack('H*', 'GSX' . "\x01" x 30), qr/22P03: invalid raft forward request: unrecognized format/, 'bad magic'],
+	[request("\x42" x 16, 1, 0, $call), qr/28000: raft forward request from cluster "42424242-4242-4242-4242-424242424242" refused/,
+		'another group'],
+	[substr(request($cid, 1, 0, $call), 0, 60), qr/08P01: insufficient data left in message/, 'truncated'],
+	[request($cid, 1, 0, $call) . '00', qr/08P01: invalid message format/, 'trailing byte'],
+	[request($cid, 9, 0, $call), qr/22P03: invalid raft forward request: operation 9/, 'unknown operation'],
+	[request($cid, 1, 0, pack('C Q> N a* N a*', 3, 7, 2, 'n7', 4, 'host')),
+		qr/22P03: invalid raft forward request: operation 1, proposal kind 0/, 'a membership change by hand'],
+	[request($cid, 1, 0, pack('C n n', 4, 10, 17)), qr/22P03: invalid raft forward request/, 'too many call arguments'],
+	[request($cid, 1, 2, ''), qr/22P03: invalid raft forward request: operation 1, proposal kind 2/, 'a promotion by hand'],
+);
+foreach my $b (@bad)
+{
+	($ret, $out, $err) = $node{$leader}->psql('postgres',
+		"\\set VERBOSITY verbose\nSELECT * FROM geoshard.raft_forward('$b->[0]'::bytea)");
+	like($err, $b->[1], "raft_forward refuses a malformed request: $b->[2]");
+}
+is($node{$leader}->safe_psql('postgres',
+		"SELECT status || ':' || (index > 0) FROM geoshard.raft_forward('" . request($cid, 1, 0, $call) . "'::bytea)"),
+	'ok:true', 'raft_forward proposes a well-formed request');
+is(shards($_), '1:n2,2:n3,3:n9', "node $_ applied it") foreach (1, 2, 3);
 
 done_testing();
