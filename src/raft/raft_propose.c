@@ -583,7 +583,12 @@ propose_anywhere(const ForwardRequest *req)
 		uint64		leader = 0;
 		RaftCallError error;
 
-		if (run_here(req, deadline, &index, &leader) == LOCAL_DONE)
+		/* a follower that knows its leader forwards at once */
+		LWLockAcquire(raft_shared->lock, LW_SHARED);
+		if (raft_shared->in_group && raft_shared->state != RAFT_LEADER)
+			leader = raft_shared->leader;
+		LWLockRelease(raft_shared->lock);
+		if (leader == 0 && run_here(req, deadline, &index, &leader) == LOCAL_DONE)
 		{
 			if (!RaftCallOutcome(index, &error))
 				ereport(ERROR,
