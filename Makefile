@@ -74,6 +74,8 @@ OBJS = \
 	src/raft/raft_transport.o \
 	src/raft/raft_worker.o \
 	src/raft/raft_admin.o \
+	src/raft/raft_propose.o \
+	src/raft/raft_call.o \
 	src/ratelimit/gcra.o \
 	src/ratelimit/rate_limit_table.o \
 	src/ratelimit/rate_limit.o \

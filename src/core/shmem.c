@@ -26,6 +26,7 @@
 #include "health/breaker.h"
 #include "ratelimit/rate_limit_table.h"
 #include "redisview/redisview.h"
+#include "raft/raft_call.h"
 #include "raft/raft_shmem.h"
 #include "observe/counters.h"
 #include "routing/latency.h"
@@ -68,6 +69,8 @@ static const GeoshardShmemArea areas[] = {
 	/* redisview */
 	{"geoshard redisview", RedisViewShmemSize, 1, RedisViewShmemInit},
 	{"geoshard raft", RaftShmemSize, 1, RaftShmemInit},
+	/* raft: outcomes of applied catalogue calls (raft_call.c) */
+	{"geoshard raft calls", RaftCallShmemSize, 1, RaftCallShmemInit},
 	/* observe: the per-backend counters of the hot paths (counters.c) */
 	{"geoshard observe", ObserveShmemSize, 0, ObserveShmemInit},
 };

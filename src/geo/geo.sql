@@ -373,14 +373,19 @@ COMMENT ON FUNCTION shard_for(quadkey) IS 'the node owning a quadkey in geoshard
 
 -- Replace a prefix by its four children on the same node (a hotspot split).
 -- SECURITY DEFINER so that EXECUTE alone lets a role split and merge
--- (the map is written as the extension owner; search_path is pinned).
+-- (the map is written as the extension owner; search_path is pinned).  On a
+-- node in a raft group, these functions and add_shard / remove_shard propose
+-- their call through the log (the IF on the BEGIN line, kept there so that
+-- error line numbers stay as they were) and return once this node applied
+-- it: the raft worker runs the same function, which then writes
+-- (docs/raft.md).
 CREATE FUNCTION geoshard.split_shard(prefix quadkey) RETURNS SETOF quadkey
 	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	owner text;
-BEGIN
+BEGIN IF geoshard.raft_proposing() THEN PERFORM geoshard.raft_propose_call('split_shard', ARRAY[$1::text]); RETURN QUERY SELECT @extschema@.quadkey_children($1); RETURN; END IF;
 	LOCK TABLE geoshard.shards IN SHARE ROW EXCLUSIVE MODE;
 	DELETE FROM geoshard.shards s WHERE s.prefix OPERATOR(@extschema@.=) split_shard.prefix
 		RETURNING s.node INTO owner;
@@ -410,7 +415,7 @@ AS $$
 DECLARE
 	children int;
 	owners text[];
-BEGIN
+BEGIN IF geoshard.raft_proposing() THEN PERFORM geoshard.raft_propose_call('merge_shard', ARRAY[$1::text]); RETURN $1; END IF;
 	LOCK TABLE geoshard.shards IN SHARE ROW EXCLUSIVE MODE;
 	IF @extschema@.quadkey_level(merge_shard.prefix) >= 29 THEN
 		RAISE EXCEPTION 'shard "%" at the maximum level 29 has no children to merge', merge_shard.prefix
@@ -440,6 +445,73 @@ $$;
 COMMENT ON FUNCTION geoshard.merge_shard(quadkey) IS
 	'replace four sibling shards on one node by their parent';
 
+-- One shard more: a prefix that overlaps no other shard, on a node.
+CREATE FUNCTION geoshard.add_shard(prefix quadkey, node text) RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	other @extschema@.quadkey;
+BEGIN
+	IF add_shard.prefix IS NULL OR add_shard.node IS NULL THEN
+		RAISE EXCEPTION 'shard prefix and node must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF add_shard.node = '' THEN
+		RAISE EXCEPTION 'shard "%" needs a node name', add_shard.prefix
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF geoshard.raft_proposing() THEN
+		PERFORM geoshard.raft_propose_call('add_shard', ARRAY[add_shard.prefix::text, add_shard.node]);
+		RETURN;
+	END IF;
+	LOCK TABLE geoshard.shards IN SHARE ROW EXCLUSIVE MODE;
+	SELECT s.prefix INTO other FROM geoshard.shards s
+	WHERE s.prefix OPERATOR(@extschema@.&&) add_shard.prefix
+	ORDER BY s.prefix LIMIT 1;
+	IF other OPERATOR(@extschema@.=) add_shard.prefix THEN
+		RAISE EXCEPTION 'shard "%" already exists', add_shard.prefix
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Remove it first with geoshard.remove_shard().';
+	END IF;
+	IF other IS NOT NULL THEN
+		RAISE EXCEPTION 'shard "%" overlaps shard "%"', add_shard.prefix, other
+			USING ERRCODE = 'exclusion_violation',
+				  DETAIL = 'Shard prefixes never overlap.',
+				  HINT = 'Split, merge or remove the other shard first.';
+	END IF;
+	INSERT INTO geoshard.shards (prefix, node) VALUES (add_shard.prefix, add_shard.node);
+END
+$$;
+COMMENT ON FUNCTION geoshard.add_shard(quadkey, text) IS
+	'add a shard: a quadkey prefix overlapping no other, owned by node';
+
+CREATE FUNCTION geoshard.remove_shard(prefix quadkey) RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF remove_shard.prefix IS NULL THEN
+		RAISE EXCEPTION 'shard prefix must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF geoshard.raft_proposing() THEN
+		PERFORM geoshard.raft_propose_call('remove_shard', ARRAY[remove_shard.prefix::text]);
+		RETURN;
+	END IF;
+	DELETE FROM geoshard.shards s WHERE s.prefix OPERATOR(@extschema@.=) remove_shard.prefix;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shard "%" does not exist', remove_shard.prefix
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'List shards with: SELECT * FROM geoshard.shards.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION geoshard.remove_shard(quadkey) IS
+	'remove a shard from the shard map';
+
 REVOKE ALL ON FUNCTION geoshard.split_shard(quadkey) FROM PUBLIC;
+REVOKE ALL ON FUNCTION geoshard.add_shard(quadkey, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION geoshard.remove_shard(quadkey) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.merge_shard(quadkey) FROM PUBLIC;
 REVOKE ALL ON FUNCTION geoshard.shards_changed() FROM PUBLIC;

@@ -93,6 +93,58 @@ CREATE TRIGGER raft_guard
 	FOR EACH STATEMENT EXECUTE FUNCTION geoshard.raft_guard_dml();
 ALTER TABLE geoshard.nodes ENABLE ALWAYS TRIGGER raft_guard;
 
+-- The catalogue is replicated too: on a node in a group, its functions
+-- (add_region, split_shard, add_shard, ...) propose calls through the log and
+-- the raft worker applies them by running the same functions.
+CREATE TRIGGER raft_guard
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON geoshard.regions
+	FOR EACH STATEMENT EXECUTE FUNCTION geoshard.raft_guard_dml();
+ALTER TABLE geoshard.regions ENABLE ALWAYS TRIGGER raft_guard;
+CREATE TRIGGER raft_guard
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON geoshard.geo_fences
+	FOR EACH STATEMENT EXECUTE FUNCTION geoshard.raft_guard_dml();
+ALTER TABLE geoshard.geo_fences ENABLE ALWAYS TRIGGER raft_guard;
+CREATE TRIGGER raft_guard
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON geoshard.shards
+	FOR EACH STATEMENT EXECUTE FUNCTION geoshard.raft_guard_dml();
+ALTER TABLE geoshard.shards ENABLE ALWAYS TRIGGER raft_guard;
+
+CREATE FUNCTION geoshard.raft_proposing()
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'raft_proposing'
+	LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION geoshard.raft_proposing() IS
+	'true when a catalogue function must propose its change through the raft log (a node in a group, outside the raft worker''s apply)';
+REVOKE ALL ON FUNCTION geoshard.raft_proposing() FROM PUBLIC;
+
+CREATE FUNCTION geoshard.raft_propose_call(call text, args text[])
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'raft_propose_call'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION geoshard.raft_propose_call(text, text[]) IS
+	'propose a call of a catalogue function through the raft log; returns its index once applied here, or raises the error its apply raised';
+REVOKE ALL ON FUNCTION geoshard.raft_propose_call(text, text[]) FROM PUBLIC;
+
+CREATE FUNCTION geoshard.raft_barrier()
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'geoshard_raft_barrier'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION geoshard.raft_barrier() IS
+	'wait until this node applied everything the raft leader had committed when called (an empty entry through the log); returns its index';
+REVOKE ALL ON FUNCTION geoshard.raft_barrier() FROM PUBLIC;
+
+-- Followers call this on the leader to forward proposals; only the role of
+-- the connection strings in geoshard.nodes (docs/raft.md: geoshard_raft) may.
+CREATE FUNCTION geoshard.raft_forward(request bytea, OUT status text, OUT index bigint,
+									  OUT leader bigint, OUT sqlstate text, OUT message text,
+									  OUT detail text, OUT hint text)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'raft_forward'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION geoshard.raft_forward(bytea) IS
+	'make a follower''s proposal on this node, the leader; answers ok or error (refused alike on every node) with the index, or not_leader (docs/raft.md)';
+REVOKE ALL ON FUNCTION geoshard.raft_forward(bytea) FROM PUBLIC;
+
 -- Peers call this on each other over libpq; only the role the operator grants
 -- it to (docs/raft.md: geoshard_raft) may.
 CREATE FUNCTION geoshard.raft_receive(messages bytea)
@@ -124,7 +176,7 @@ CREATE FUNCTION geoshard.raft_add_node(id bigint, name text, conninfo text)
 	AS 'MODULE_PATHNAME', 'raft_add_node'
 	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION geoshard.raft_add_node(bigint, text, text) IS
-	'on the leader: add a node through the log as a standby, then promote it to voter once caught up; returns the index of the promotion';
+	'add a node through the log (forwarded to the leader) as a standby, then promote it to voter once caught up; returns the index of the promotion';
 REVOKE ALL ON FUNCTION geoshard.raft_add_node(bigint, text, text) FROM PUBLIC;
 
 CREATE FUNCTION geoshard.raft_remove_node(id bigint)
@@ -132,7 +184,7 @@ CREATE FUNCTION geoshard.raft_remove_node(id bigint)
 	AS 'MODULE_PATHNAME', 'raft_remove_node'
 	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION geoshard.raft_remove_node(bigint) IS
-	'on the leader: remove a member from the group through the log; returns the index of the committed change';
+	'remove a member from the group through the log (forwarded to the leader); returns the index of the committed change';
 REVOKE ALL ON FUNCTION geoshard.raft_remove_node(bigint) FROM PUBLIC;
 
 CREATE FUNCTION geoshard.raft_transfer_leadership(id bigint)
@@ -140,7 +192,7 @@ CREATE FUNCTION geoshard.raft_transfer_leadership(id bigint)
 	AS 'MODULE_PATHNAME', 'raft_transfer_leadership'
 	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION geoshard.raft_transfer_leadership(bigint) IS
-	'on the leader: hand the leadership to another voter; returns once this node sees it lead';
+	'hand the leadership to another voter (forwarded to the leader); returns once this node sees it lead';
 REVOKE ALL ON FUNCTION geoshard.raft_transfer_leadership(bigint) FROM PUBLIC;
 
 CREATE FUNCTION geoshard.raft_set_setting(key text, value text)
@@ -148,7 +200,7 @@ CREATE FUNCTION geoshard.raft_set_setting(key text, value text)
 	AS 'MODULE_PATHNAME', 'raft_set_setting'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION geoshard.raft_set_setting(text, text) IS
-	'on the leader: set (value NULL: delete) a replicated setting through the log; returns once committed and applied here, with the entry''s index';
+	'set (value NULL: delete) a replicated setting through the log (forwarded to the leader); returns once committed and applied here, with the entry''s index';
 REVOKE ALL ON FUNCTION geoshard.raft_set_setting(text, text) FROM PUBLIC;
 
 CREATE FUNCTION geoshard.raft_status_state(OUT node bigint, OUT role text, OUT term bigint,

@@ -7,9 +7,8 @@
  *
  * Runs in ordinary backends.  bootstrap and join only write this node's
  * initial state (synchronously) and wake the raft worker once they commit.
- * Everything else is a proposal: the backend puts it in a slot of shared
- * memory, sets the worker's latch and waits on its own until the worker
- * reports the entry committed and applied on this node, or why not.
+ * Everything else is a proposal (raft_propose.c): made on the leader, or
+ * forwarded to it from a follower, and returned once applied here.
  */
 #include "postgres.h"
 
@@ -30,7 +29,9 @@
 #include <raft.h>
 
 #include "core/guc.h"
+#include "raft/raft_call.h"
 #include "raft/raft_message.h"
+#include "raft/raft_propose.h"
 #include "raft/raft_shmem.h"
 #include "raft/raft_storage.h"
 
@@ -154,6 +155,8 @@ geoshard_raft_bootstrap(PG_FUNCTION_ARGS)
 	bool		isnull;
 	pg_uuid_t  *cluster_id;
 	int			rc;
+	int64		next = 3;
+	ListCell   *lc;
 
 	RaftCheckShmem();
 	require_node_id();
@@ -200,6 +203,15 @@ geoshard_raft_bootstrap(PG_FUNCTION_ARGS)
 			RaftCommandEncode(&cmdbuf, &cmd);
 			insert_entry((int64) (3 + i), "command", cmdbuf.data, cmdbuf.len);
 		}
+		next = 3 + (int64) nsettings;
+	}
+
+	/* and so do its regions, fences and shards, as calls of their functions */
+	foreach(lc, RaftCallTakeCatalogue())
+	{
+		StringInfo	call = (StringInfo) lfirst(lc);
+
+		insert_entry(next++, "command", call->data, call->len);
 	}
 
 	values[0] = Int64GetDatum(geoshard_node_id);
@@ -243,6 +255,16 @@ raft_join(PG_FUNCTION_ARGS)
 				 errmsg("this node has settings of its own in geoshard.settings"),
 				 errdetail("A joining node receives the group's settings and must have none."),
 				 errhint("Delete them (DELETE FROM geoshard.settings) and join again, or set them on the group's leader with geoshard.raft_set_setting().")));
+	rc = SPI_execute("SELECT FROM geoshard.regions UNION ALL SELECT FROM geoshard.geo_fences "
+					 "UNION ALL SELECT FROM geoshard.shards LIMIT 1", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the catalogue failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this node has a catalogue of its own in geoshard.regions, geo_fences or shards"),
+				 errdetail("A joining node receives the group's catalogue and must have none."),
+				 errhint("Delete those rows and join again, or create them in the group with geoshard.add_region(), add_geo_fence() and add_shard().")));
 	values[0] = UUIDPGetDatum(cluster_id);
 	values[1] = Int64GetDatum(geoshard_node_id);
 	rc = SPI_execute_with_args("INSERT INTO geoshard.raft_state (cluster_id, node_id) VALUES ($1, $2)",
@@ -255,159 +277,6 @@ raft_join(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Has this node stored a group's state (which the worker may not run yet)? */
-static bool
-state_stored(void)
-{
-	bool		stored;
-	bool		isnull;
-	Oid			save_userid;
-	int			save_sec_context;
-
-	/*
-	 * Read as the bootstrap superuser: the guard trigger runs for roles
-	 * that may write geoshard.settings but not read geoshard.raft_state.
-	 */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT EXISTS (SELECT FROM geoshard.raft_state)", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading geoshard.raft_state failed");
-	stored = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	return stored;
-}
-
-/*
- * Hand a proposal to the raft worker and wait until it is committed and
- * applied on this node; returns its index.  Errors name the situation: not
- * the leader (and which node is), no leader, a refused change, a timeout.
- */
-static uint64
-propose(RaftProposalKind kind, uint64 node_id, const char *data, uint32 len)
-{
-	RaftProposal *volatile slot = NULL;
-	TimestampTz deadline;
-	RaftProposal result;
-	bool		in_group;
-
-	RaftCheckShmem();
-	if (len > RAFT_PROPOSAL_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("raft proposal of %u bytes exceeds the limit of %d", len, RAFT_PROPOSAL_BYTES)));
-
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), geoshard_raft_propose_timeout_ms);
-
-	/*
-	 * Right after raft_bootstrap or raft_join commit, the worker may not have
-	 * loaded the new state yet: wait for it while raft_state has a row.
-	 */
-	for (;;)
-	{
-		LWLockAcquire(raft_shared->lock, LW_SHARED);
-		in_group = raft_shared->in_group;
-		LWLockRelease(raft_shared->lock);
-		if (in_group || !state_stored() ||
-			TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) <= 0)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-
-	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-	in_group = raft_shared->in_group;
-	for (int i = 0; in_group && i < RAFT_PROPOSAL_SLOTS; i++)
-		if (raft_shared->proposals[i].state == RAFT_SLOT_FREE)
-		{
-			slot = &raft_shared->proposals[i];
-			memset(slot, 0, offsetof(RaftProposal, data));
-			slot->state = RAFT_SLOT_PENDING;
-			slot->kind = kind;
-			slot->node_id = node_id;
-			slot->latch = MyLatch;
-			slot->len = len;
-			memcpy(slot->data, data, len);
-			break;
-		}
-	LWLockRelease(raft_shared->lock);
-
-	if (!in_group)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("this node is not in a raft group"),
-				 errhint("Create one with geoshard.raft_bootstrap(), or join one with geoshard.raft_join() and geoshard.raft_add_node() on its leader.")));
-	if (slot == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("too many raft proposals in flight on this node"),
-				 errhint("Retry when some of the %d proposals in flight have finished.", RAFT_PROPOSAL_SLOTS)));
-
-	RaftWakeWorker();
-	PG_TRY();
-	{
-		for (;;)
-		{
-			long		remaining;
-
-			LWLockAcquire(raft_shared->lock, LW_SHARED);
-			memcpy(&result, slot, offsetof(RaftProposal, data));
-			LWLockRelease(raft_shared->lock);
-			if (result.state == RAFT_SLOT_DONE || result.state == RAFT_SLOT_FAILED)
-				break;
-			remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-			if (remaining <= 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_QUERY_CANCELED),
-						 errmsg("raft proposal not committed within %d ms", geoshard_raft_propose_timeout_ms),
-						 errdetail("The entry may still commit later."),
-						 errhint("See geoshard.raft_status: a majority of the group must be reachable.")));
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 remaining, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		}
-	}
-	PG_CATCH();
-	{
-		LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-		if (slot->state == RAFT_SLOT_SUBMITTED)
-			slot->abandoned = true;
-		else
-			slot->state = RAFT_SLOT_FREE;
-		LWLockRelease(raft_shared->lock);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
-	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-	slot->state = RAFT_SLOT_FREE;
-	LWLockRelease(raft_shared->lock);
-
-	if (result.state == RAFT_SLOT_DONE)
-		return result.index;
-	if (result.not_leader && result.leader != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("this node is not the raft leader"),
-				 errdetail("The leader is node %llu.", (unsigned long long) result.leader),
-				 errhint("Call the function on the leader (see geoshard.raft_status and geoshard.nodes).")));
-	if (result.not_leader)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the raft group has no leader that this node knows"),
-				 errdetail("An election may be under way, or a majority of the group is unreachable."),
-				 errhint("Retry in a moment; see geoshard.raft_status and geoshard.raft_peers.")));
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("raft proposal failed: %s", result.error)));
-	pg_unreachable();
-}
-
 static uint64
 propose_command(const RaftCommand *cmd)
 {
@@ -415,7 +284,7 @@ propose_command(const RaftCommand *cmd)
 
 	initStringInfo(&buf);
 	RaftCommandEncode(&buf, cmd);
-	return propose(RAFT_PROPOSE_COMMAND, 0, buf.data, (uint32) buf.len);
+	return RaftProposeCommand(buf.data, (uint32) buf.len);
 }
 
 static uint64
@@ -437,11 +306,8 @@ get_node_id(FunctionCallInfo fcinfo, int arg)
  * with an empty log could leave a small group without a majority.
  */
 static void
-wait_caught_up(uint64 id, uint64 index)
+wait_caught_up(uint64 id, uint64 index, TimestampTz deadline)
 {
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   geoshard_raft_propose_timeout_ms);
-
 	for (;;)
 	{
 		uint64		match = 0;
@@ -478,9 +344,31 @@ wait_caught_up(uint64 id, uint64 index)
 }
 
 /*
- * raft_add_node(id, name, conninfo): a new voter, through the log: its name,
- * then the node as a standby, then (caught up) its promotion to voter.
+ * raft_add_node's steps, on the leader: the node's name, then the node as a
+ * standby, then (caught up) its promotion to voter; returns the promotion's
+ * index.
  */
+uint64
+RaftAddNodeOnLeader(uint64 id, const char *name, const char *conninfo, TimestampTz deadline)
+{
+	RaftCommand cmd;
+	StringInfoData buf;
+	uint64		added;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.kind = RAFT_CMD_NODE;
+	cmd.node_id = id;
+	cmd.key = (char *) name;
+	cmd.value = (char *) conninfo;
+	initStringInfo(&buf);
+	RaftCommandEncode(&buf, &cmd);
+	(void) RaftProposeOnLeader(RAFT_PROPOSE_COMMAND, 0, buf.data, (uint32) buf.len, deadline);
+	added = RaftProposeOnLeader(RAFT_PROPOSE_ADD, id, conninfo, (uint32) strlen(conninfo) + 1, deadline);
+	wait_caught_up(id, added, deadline);
+	return RaftProposeOnLeader(RAFT_PROPOSE_PROMOTE, id, "", 0, deadline);
+}
+
+/* raft_add_node(id, name, conninfo): a new voter, through the log, from any member. */
 PG_FUNCTION_INFO_V1(raft_add_node);
 Datum
 raft_add_node(PG_FUNCTION_ARGS)
@@ -488,19 +376,10 @@ raft_add_node(PG_FUNCTION_ARGS)
 	uint64		id = get_node_id(fcinfo, 0);
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *conninfo = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	RaftCommand cmd;
-	uint64		added;
 
 	check_name(name);
 	check_conninfo(conninfo);
-	cmd.kind = RAFT_CMD_NODE;
-	cmd.node_id = id;
-	cmd.key = name;
-	cmd.value = conninfo;
-	(void) propose_command(&cmd);
-	added = propose(RAFT_PROPOSE_ADD, id, conninfo, (uint32) strlen(conninfo) + 1);
-	wait_caught_up(id, added);
-	PG_RETURN_INT64((int64) propose(RAFT_PROPOSE_PROMOTE, id, "", 0));
+	PG_RETURN_INT64((int64) RaftProposeAddNode(id, name, conninfo));
 }
 
 /* raft_remove_node(id): a member leaves, through the log. */
@@ -510,7 +389,7 @@ raft_remove_node(PG_FUNCTION_ARGS)
 {
 	uint64		id = get_node_id(fcinfo, 0);
 
-	PG_RETURN_INT64((int64) propose(RAFT_PROPOSE_REMOVE, id, "", 0));
+	PG_RETURN_INT64((int64) RaftPropose(RAFT_PROPOSE_REMOVE, id, "", 0));
 }
 
 /* raft_set_setting(key, value): set or (value NULL) delete a replicated setting. */
@@ -559,8 +438,23 @@ raft_transfer_leadership(PG_FUNCTION_ARGS)
 {
 	uint64		id = get_node_id(fcinfo, 0);
 
-	(void) propose(RAFT_PROPOSE_TRANSFER, id, "", 0);
+	(void) RaftPropose(RAFT_PROPOSE_TRANSFER, id, "", 0);
 	PG_RETURN_VOID();
+}
+
+/* The functions that change a replicated table, for the guard's hint. */
+static int
+guard_hint(const char *table)
+{
+	if (strcmp(table, "settings") == 0)
+		return errhint("Use geoshard.raft_set_setting().");
+	if (strcmp(table, "nodes") == 0)
+		return errhint("Use geoshard.raft_add_node() and geoshard.raft_remove_node().");
+	if (strcmp(table, "regions") == 0)
+		return errhint("Use geoshard.add_region(), update_region(), remove_region(), drain_region() or undrain_region().");
+	if (strcmp(table, "geo_fences") == 0)
+		return errhint("Use geoshard.add_geo_fence() or remove_geo_fence().");
+	return errhint("Use geoshard.add_shard(), remove_shard(), split_shard() or merge_shard().");
 }
 
 /*
@@ -579,7 +473,7 @@ raft_guard_dml(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("raft_guard_dml() must be called as a trigger")));
-	if (RaftStorageApplying || !state_stored())
+	if (RaftWorkerIsApplying() || !RaftStateStored())
 		return PointerGetDatum(NULL);
 
 	table = RelationGetRelationName(trigdata->tg_relation);
@@ -587,8 +481,6 @@ raft_guard_dml(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("table geoshard.%s is replicated by this node's raft group", table),
 			 errdetail("Only the raft worker writes it, applying committed log entries."),
-			 strcmp(table, "settings") == 0 ?
-			 errhint("Use geoshard.raft_set_setting() on the leader.") :
-			 errhint("Use geoshard.raft_add_node() and geoshard.raft_remove_node() on the leader.")));
+			 guard_hint(table)));
 	PG_RETURN_NULL();
 }

@@ -759,6 +759,24 @@ RaftCommandEncode(StringInfo buf, const RaftCommand *cmd)
 	size_t		vlen = cmd->value ? strlen(cmd->value) : 0;
 
 	put_u8(buf, (uint8) cmd->kind);
+	if (cmd->kind == RAFT_CMD_BARRIER)
+		return;
+	if (cmd->kind == RAFT_CMD_CALL)
+	{
+		/* call(2) nargs(2) nargs x { isnull(1) [length(4) bytes] } */
+		put_u16(buf, cmd->call);
+		put_u16(buf, cmd->nargs);
+		for (int i = 0; i < cmd->nargs; i++)
+		{
+			put_u8(buf, cmd->args[i] == NULL);
+			if (cmd->args[i] != NULL)
+			{
+				put_u32(buf, (uint32) strlen(cmd->args[i]));
+				appendBinaryStringInfo(buf, cmd->args[i], (int) strlen(cmd->args[i]));
+			}
+		}
+		return;
+	}
 	put_u64(buf, cmd->node_id);
 	put_u32(buf, (uint32) klen);
 	appendBinaryStringInfo(buf, cmd->key ? cmd->key : "", (int) klen);
@@ -795,13 +813,30 @@ RaftCommandDecode(const char *data, size_t len, RaftCommand *cmd)
 	Reader		r = {(const uint8 *) data, len, error, sizeof(error), true};
 	uint8		kind = get_u8(&r);
 
+	memset(cmd, 0, sizeof(RaftCommand));
+	if (!r.ok || kind < RAFT_CMD_SET_SETTING || kind > RAFT_CMD_BARRIER)
+		return false;
+	cmd->kind = (RaftCommandKind) kind;
+	if (kind == RAFT_CMD_BARRIER)
+		return r.left == 0;
+	if (kind == RAFT_CMD_CALL)
+	{
+		cmd->call = get_u16(&r);
+		cmd->nargs = get_u16(&r);
+		if (!r.ok || cmd->nargs > RAFT_CALL_MAX_ARGS)
+			return false;
+		for (int i = 0; i < cmd->nargs && r.ok; i++)
+		{
+			uint8		isnull = get_u8(&r);
+
+			if (isnull > 1)
+				return false;
+			cmd->args[i] = isnull ? NULL : get_text(&r);
+		}
+		return r.ok && r.left == 0;
+	}
 	cmd->node_id = get_u64(&r);
 	cmd->key = get_text(&r);
 	cmd->value = get_text(&r);
-	if (!r.ok || r.left != 0)
-		return false;
-	if (kind < RAFT_CMD_SET_SETTING || kind > RAFT_CMD_NODE)
-		return false;
-	cmd->kind = (RaftCommandKind) kind;
-	return true;
+	return r.ok && r.left == 0;
 }

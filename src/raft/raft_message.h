@@ -74,8 +74,12 @@ typedef enum RaftCommandKind
 {
 	RAFT_CMD_SET_SETTING = 1,	/* key, value */
 	RAFT_CMD_DELETE_SETTING = 2,	/* key */
-	RAFT_CMD_NODE = 3			/* node id, name, conninfo */
+	RAFT_CMD_NODE = 3,			/* node id, name, conninfo */
+	RAFT_CMD_CALL = 4,			/* call id, arguments (raft_call.c) */
+	RAFT_CMD_BARRIER = 5		/* nothing: raft_barrier's entry */
 } RaftCommandKind;
+
+#define RAFT_CALL_MAX_ARGS		16
 
 typedef struct RaftCommand
 {
@@ -83,6 +87,10 @@ typedef struct RaftCommand
 	uint64		node_id;
 	char	   *key;			/* setting key, or node name */
 	char	   *value;			/* setting value, or node conninfo */
+	/* RAFT_CMD_CALL: which function of raft_call.c's list, its arguments as text */
+	uint16		call;
+	uint16		nargs;
+	char	   *args[RAFT_CALL_MAX_ARGS];	/* NULL for an SQL NULL */
 } RaftCommand;
 
 extern void RaftCommandEncode(StringInfo buf, const RaftCommand *cmd);

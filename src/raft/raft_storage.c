@@ -21,6 +21,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "raft/raft_call.h"
 #include "raft/raft_message.h"
 #include "raft/raft_storage.h"
 
@@ -77,6 +78,19 @@ static bool waiting_for_update_logged = false;
 
 /* true while this process (the raft worker) applies committed entries */
 bool		RaftStorageApplying = false;
+
+/*
+ * Is this process the raft worker, applying the log (or installing a
+ * snapshot)?  The one test that lets writes through to the replicated
+ * tables on a node in a group (raft_guard_dml), and that makes the
+ * catalogue functions take their single-node path (raft_proposing):
+ * RaftStorageApplying is only ever set in the raft worker.
+ */
+bool
+RaftWorkerIsApplying(void)
+{
+	return RaftStorageApplying;
+}
 
 /* Are the raft tables there (the extension may still be at 0.3)? */
 bool
@@ -199,7 +213,9 @@ RaftStorageAppend(uint64 index, const struct raft_entry *entries, unsigned n)
 /*
  * Apply one committed command.  A command that does not decode, or that
  * the tables refuse for a reason every node sees alike, is logged and
- * skipped on every node: the tables stay identical.
+ * skipped on every node: the tables stay identical.  A call of a catalogue
+ * function runs in a subtransaction (raft_call.c), which keeps its error
+ * for the proposer.
  */
 void
 RaftStorageApplyCommand(uint64 index, const char *data, uint32 len)
@@ -215,6 +231,11 @@ RaftStorageApplyCommand(uint64 index, const char *data, uint32 len)
 	}
 	switch (cmd.kind)
 	{
+		case RAFT_CMD_CALL:
+			RaftCallApply(index, &cmd);
+			break;
+		case RAFT_CMD_BARRIER:
+			break;
 		case RAFT_CMD_SET_SETTING:
 			{
 				Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};

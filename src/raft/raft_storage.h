@@ -30,6 +30,8 @@ typedef struct RaftHardState
 
 extern bool RaftStorageApplying;
 
+extern bool RaftWorkerIsApplying(void);
+
 extern void RaftStorageForceSync(void);
 extern bool RaftStorageExists(void);
 extern bool RaftStorageLoadState(RaftHardState *hs);

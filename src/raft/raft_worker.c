@@ -46,6 +46,7 @@
 
 #include "core/guc.h"
 #include "core/worker.h"
+#include "raft/raft_call.h"
 #include "raft/raft_message.h"
 #include "raft/raft_shmem.h"
 #include "raft/raft_snapshot.h"
@@ -307,6 +308,7 @@ apply_committed(void)
 	RaftStorageApplying = false;
 	end_work(cxt);
 	applied = target;
+	RaftCallApplied(applied);	/* wakes backends waiting to read their writes */
 
 	/* libraft learns of committed configurations from us (it owns conf) */
 	for (uint64 i = from; i <= target; i++)
@@ -481,6 +483,7 @@ install_snapshot(struct raft_update *update)
 	compact_log(log_last() + 1);
 	log_first = meta.index + 1;
 	applied = meta.index;
+	RaftCallApplied(applied);	/* entries it covers count as applied here */
 	ereport(LOG,
 			(errmsg("geoshard raft installed a snapshot at index %llu (term %llu, %llu bytes)",
 					(unsigned long long) meta.index, (unsigned long long) meta.term,
@@ -674,6 +677,7 @@ try_start(void)
 	raft_set_pre_vote(&raft, true);
 
 	applied = hard_state.applied_index;
+	RaftCallApplied(applied);	/* after a restart, what the tables hold is applied */
 	if (snap.index > 0)
 	{
 		struct raft_buffer conf = {snap.conf, snap.conf_len};

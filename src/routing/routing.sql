@@ -195,7 +195,12 @@ COMMENT ON FUNCTION geoshard.check_region_probe(text, text, int4, text) IS
 	'raise an error for an expected probe status or body the region''s endpoint cannot be checked against (used by add_region and update_region)';
 
 -- The administrative functions are SECURITY DEFINER so that EXECUTE alone
--- lets a role manage regions; none is executable by PUBLIC.  probe_status 0
+-- lets a role manage regions; none is executable by PUBLIC.  On a node in a
+-- raft group each one proposes its call through the log (the IF on its BEGIN
+-- line, kept on that line so that error line numbers stay as they were) and
+-- returns once this node applied it: the raft worker runs the same function,
+-- which then writes (docs/raft.md).  Floats travel as text written with
+-- extra_float_digits = 3, so they are applied exactly.  probe_status 0
 -- and probe_body '' mean none, as NULL does (update_region clears with them).
 CREATE FUNCTION geoshard.add_region(id text, lat float8, lon float8,
 									name text DEFAULT NULL,
@@ -209,12 +214,13 @@ CREATE FUNCTION geoshard.add_region(id text, lat float8, lon float8,
 	RETURNS geoshard.regions
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET extra_float_digits = 3
 AS $$
 DECLARE
 	result geoshard.regions;
 	new_status int4 := nullif(add_region.probe_status, 0);
 	new_body text := nullif(add_region.probe_body, '');
-BEGIN
+BEGIN IF geoshard.raft_proposing() THEN PERFORM geoshard.raft_propose_call('add_region', ARRAY[$1, $2::text, $3::text, $4, $5, $6::text, $7::text, $8::text, $9::text, $10::text, $11]); SELECT r.* INTO result FROM geoshard.regions r WHERE r.id = $1; RETURN result; END IF;
 	IF add_region.id IS NULL OR add_region.lat IS NULL OR add_region.lon IS NULL THEN
 		RAISE EXCEPTION 'region id, latitude and longitude must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -259,13 +265,14 @@ CREATE FUNCTION geoshard.update_region(id text,
 	RETURNS geoshard.regions
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET extra_float_digits = 3
 AS $$
 DECLARE
 	result geoshard.regions;
 	cur geoshard.regions;
 	new_status int4;
 	new_body text;
-BEGIN
+BEGIN IF geoshard.raft_proposing() THEN PERFORM geoshard.raft_propose_call('update_region', ARRAY[$1, $2, $3::text, $4::text, $5, $6::text, $7::text, $8::text, $9::text, $10::text, $11]); SELECT r.* INTO result FROM geoshard.regions r WHERE r.id = $1; RETURN result; END IF;
 	PERFORM geoshard.check_region_location(update_region.lat, update_region.lon);
 	SELECT r.* INTO cur FROM geoshard.regions r WHERE r.id = update_region.id FOR UPDATE;
 	IF NOT FOUND THEN
@@ -314,7 +321,7 @@ CREATE FUNCTION geoshard.remove_region(id text) RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
+BEGIN IF geoshard.raft_proposing() THEN PERFORM geoshard.raft_propose_call('remove_region', ARRAY[$1]); RETURN; END IF;
 	DELETE FROM geoshard.regions r WHERE r.id = remove_region.id;
 	IF NOT FOUND THEN
 		PERFORM geoshard.raise_unknown_region(remove_region.id);
@@ -329,7 +336,7 @@ CREATE FUNCTION geoshard.drain_region(id text) RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
+BEGIN IF geoshard.raft_proposing() THEN PERFORM geoshard.raft_propose_call('drain_region', ARRAY[$1]); RETURN; END IF;
 	UPDATE geoshard.regions r SET drained = true WHERE r.id = drain_region.id;
 	IF NOT FOUND THEN
 		PERFORM geoshard.raise_unknown_region(drain_region.id);
@@ -343,7 +350,7 @@ CREATE FUNCTION geoshard.undrain_region(id text) RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
+BEGIN IF geoshard.raft_proposing() THEN PERFORM geoshard.raft_propose_call('undrain_region', ARRAY[$1]); RETURN; END IF;
 	UPDATE geoshard.regions r SET drained = false WHERE r.id = undrain_region.id;
 	IF NOT FOUND THEN
 		PERFORM geoshard.raise_unknown_region(undrain_region.id);
@@ -362,7 +369,7 @@ AS $$
 DECLARE
 	result geoshard.geo_fences;
 	unknown text[];
-BEGIN
+BEGIN IF geoshard.raft_proposing() THEN PERFORM geoshard.raft_propose_call('add_geo_fence', ARRAY[$1, $2::text, $3::text]); SELECT f.* INTO result FROM geoshard.geo_fences f WHERE f.name = $1; RETURN result; END IF;
 	IF add_geo_fence.name IS NULL OR add_geo_fence.countries IS NULL OR add_geo_fence.regions IS NULL THEN
 		RAISE EXCEPTION 'geo-fence name, countries and regions must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -400,7 +407,7 @@ CREATE FUNCTION geoshard.remove_geo_fence(name text) RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
+BEGIN IF geoshard.raft_proposing() THEN PERFORM geoshard.raft_propose_call('remove_geo_fence', ARRAY[$1]); RETURN; END IF;
 	DELETE FROM geoshard.geo_fences f WHERE f.name = remove_geo_fence.name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'geo-fence "%" does not exist', coalesce(remove_geo_fence.name, 'NULL')

@@ -1,7 +1,7 @@
 # Proves the raft group's foundation on three nodes on loopback: bootstrap
 # and two joins through the log, a leader elected, a replicated setting
-# proposed on the leader applied on all three (and refused on a follower
-# with the leader named), the leader SIGKILLed and a new leader elected that
+# proposed on the leader applied on all three (and forwarded from a
+# follower), the leader SIGKILLed and a new leader elected that
 # commits a new proposal everywhere, the killed node catching up after its
 # restart with tables identical to the others', leadership transferred on
 # request, malformed raft_receive
@@ -33,6 +33,7 @@ sub new_node
 		CREATE ROLE geoshard_raft LOGIN;
 		GRANT USAGE ON SCHEMA geoshard TO geoshard_raft;
 		GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;
+		GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft;
 	});
 	$conninfo{$id} = "host=" . $n->host . " port=" . $n->port . " dbname=postgres user=geoshard_raft";
 	return $n;
@@ -173,10 +174,11 @@ wait_same('first setting', 'breaker.failures=5', 1, 2, 3);
 
 $leader = wait_leader(1, 2, 3);
 my ($follower) = grep { $_ != $leader } 1, 2, 3;
+# a follower forwards a proposal to the leader and returns once it applied it
 ($ret, $out, $err) = $node{$follower}->psql('postgres',
-	"\\set VERBOSITY verbose\nSELECT geoshard.raft_set_setting('x', '1')");
-like($err, qr/55000: this node is not the raft leader.*The leader is node $leader/s,
-	'a follower refuses a proposal and names the leader');
+	"SELECT geoshard.raft_set_setting('x', '1') > 0; SELECT value FROM geoshard.settings WHERE key = 'x'");
+is($out, "t\n1", 'a follower forwards a proposal to the leader and reads its write at once');
+$node{$follower}->safe_psql('postgres', "SELECT geoshard.raft_set_setting('x', NULL)");
 ($ret, $out, $err) = $node{$leader}->psql('postgres', "SELECT geoshard.raft_set_setting('Bad Key', '1')");
 like($err, qr/invalid replicated setting key: "Bad Key"/, 'a bad key is refused before the log');
 foreach my $id ($leader, $follower)
