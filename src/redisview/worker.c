@@ -148,6 +148,7 @@ static bool slot_ready = false;
 static XLogRecPtr confirmed = InvalidXLogRecPtr;
 static bool more = false;
 static TimestampTz next_epoch_check = 0;
+static char connected_url[1024];	/* the geoshard.redis_url of conn */
 static bool lag_warned = false;
 static int	failures = 0;
 static TimestampTz retry_at = 0;
@@ -691,8 +692,14 @@ RvCollectGarbage(void)
 								 error, sizeof(error)))
 		{
 			if (RedisBroken(conn))
+			{
 				RvDisconnect();
-			return false;
+				return false;
+			}
+			/* refused (no permission on the view's keys, say): the next connection sweeps again */
+			ereport(LOG,
+					(errmsg("geoshard redisview could not delete old keys of redis view \"%s\": %s",
+							g->view, error)));
 		}
 		pfree(pattern);
 		ngarbage--;
@@ -733,6 +740,7 @@ RvConnect(void)
 	masked = RedisMaskUrl(geoshard_redis_url);
 	pgstat_report_activity(STATE_RUNNING, "connecting to Redis");
 	conn = RedisConnect(geoshard_redis_url, geoshard_redis_timeout, error, sizeof(error));
+	strlcpy(connected_url, geoshard_redis_url, sizeof(connected_url));
 	if (conn == NULL)
 	{
 		RvFail("could not connect to Redis at %s: %s", masked, error);
@@ -788,7 +796,20 @@ RvConnect(void)
 		if (!view->enabled)
 			continue;
 		if ((reply = RvCommandReply(error, sizeof(error), 4, get_gen)) == NULL)
-			goto fail;
+		{
+			if (conn == NULL)
+				goto fail;
+
+			/*
+			 * Refused for this view's keys (no permission, say): an error of
+			 * that view, which keeps the generation it knew until a build
+			 * goes through; the other views go on.
+			 */
+			if (!view->failed)
+				RvViewError(i, "key \"%s\": %s", ptr, error);
+			view->failed = true;
+			continue;
+		}
 		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
 		{
 			freeReplyObject(reply);
@@ -1575,6 +1596,9 @@ GeoshardRedisviewMain(Datum main_arg)
 
 			(void) GeoshardWorkerRun("reading geoshard.redis_views", RvLoadViews, NULL);
 			next_reload = TimestampTzPlusMilliseconds(now, RV_RELOAD_MS);
+			/* another Redis: its epoch key tells whether it holds our views */
+			if (conn != NULL && strcmp(connected_url, geoshard_redis_url ? geoshard_redis_url : "") != 0)
+				RvDisconnect();
 			if (catalog_exists && nviews == 0 && (before > 0 || slot_ready || next_heartbeat == 0))
 				(void) GeoshardWorkerRun("dropping the redisview slot", RvDropSlot, NULL);
 			RedisViewStatusPublish(statuses, nviews);
