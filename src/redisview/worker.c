@@ -54,10 +54,19 @@
  * again later.  docs/redisview.md states the limit.
  *
  * Errors: Redis down or slow is a failed pass, retried after a backoff;
- * nothing is advanced.  A reply error inside an EXEC (a key of the wrong
- * type, out of memory) is an error of that view, with the key's name; the
- * view is built again in a new generation, the others go on.  An ERROR in a
- * pass is caught by GeoshardWorkerRun and retried after its delay.
+ * nothing is advanced.  A refusal of the whole server (out of memory and
+ * the like, RedisErrorIsServerWide) discards the transaction's MULTI: the
+ * pass fails at it and is retried the same way, without a rebuild.  A
+ * refusal of one key (the wrong type inside EXEC, no permission when
+ * queued) is an error of that view, with the key's name: its live
+ * generation is left as it is ("failed") and it is built again in a new
+ * generation, while the others go on.  RvPipeFlush puts the position key
+ * back when Redis applied transactions after a discarded one.  The views
+ * are checked every second for the epoch key (a FLUSHALL while connected).
+ * geoshard:rv:<view>:built says which rebuild request the live generation
+ * answers, so that a build owed is not forgotten across a restart.  An
+ * ERROR in a pass is caught by GeoshardWorkerRun and retried after its
+ * delay.
  */
 #include "postgres.h"
 
