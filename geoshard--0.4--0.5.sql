@@ -340,6 +340,17 @@ $$;
 
 -- ===== redisview =====
 
+-- redisview_status gains retained_wal_bytes (a view's columns change: drop and create)
+DROP VIEW geoshard.redisview_status;
+CREATE VIEW geoshard.redisview_status AS
+	SELECT s.*,
+		   pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.restart_lsn)::int8 AS retained_wal_bytes
+	FROM geoshard.redisview_state() s
+	LEFT JOIN pg_catalog.pg_replication_slots r ON r.slot_name = 'geoshard_redisview';
+COMMENT ON VIEW geoshard.redisview_status IS
+	'one row per Redis view: state, live generation, lag (bytes, ms), rows/s, rows held, build progress, last error, retained WAL';
+REVOKE ALL ON geoshard.redisview_status FROM PUBLIC;
+
 -- ===== raft =====
 
 -- The catalogue is replicated too: on a node in a group, its functions

@@ -70,6 +70,17 @@ sub stop
 	delete $self->{sock};
 }
 
+# SIGKILL: no shutdown, no save (a crash)
+sub crash
+{
+	my ($self) = @_;
+	return unless $self->{handle};
+	$self->{handle}->signal('KILL');
+	$self->{handle}->finish;
+	$self->{handle} = undef;
+	delete $self->{sock};
+}
+
 sub _connect
 {
 	my ($self, $db) = @_;

@@ -568,6 +568,115 @@ RedisCommand(RedisConn *conn, int timeout_ms, char *error, size_t errlen, int ar
 	return reply;
 }
 
+/*
+ * One command whose error reply is a failure too: the reply, or NULL with
+ * the reason in error (RedisBroken() tells an I/O failure, after which the
+ * connection must be dropped, from an error reply).
+ */
+redisReply *
+RedisCommandChecked(RedisConn *conn, int timeout_ms, char *error, size_t errlen, int argc, const char **argv)
+{
+	redisReply *reply = RedisCommand(conn, timeout_ms, error, errlen, argc, argv);
+
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+	{
+		RedisDescribeReply(reply, error, errlen);
+		freeReplyObject(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+/* Did an exchange fail on the connection (it must be dropped)? */
+bool
+RedisBroken(RedisConn *conn)
+{
+	return conn->broken;
+}
+
+/*
+ * Delete (UNLINK: freed in Redis's background) every key matching a SCAN
+ * pattern that wanted() accepts (NULL: every one), COUNT 1000 keys a step,
+ * so that a big key space never blocks Redis.  False with error set after a
+ * failure; the keys deleted until then stay deleted.
+ */
+bool
+RedisUnlinkMatching(RedisConn *conn, int timeout_ms, const char *pattern,
+					bool (*wanted) (const char *key, void *arg), void *arg,
+					char *error, size_t errlen)
+{
+	char		cursor[32] = "0";
+
+	do
+	{
+		const char *scan[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+		redisReply *reply = RedisCommandChecked(conn, timeout_ms, error, errlen, 6, scan);
+		redisReply *keys;
+		const char **argv;
+		int			argc = 1;
+
+		if (reply == NULL)
+			return false;
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+			reply->element[0]->type != REDIS_REPLY_STRING ||
+			reply->element[1]->type != REDIS_REPLY_ARRAY ||
+			reply->element[0]->len >= sizeof(cursor))
+		{
+			RedisDescribeReply(reply, error, errlen);
+			freeReplyObject(reply);
+			return false;
+		}
+		strlcpy(cursor, reply->element[0]->str, sizeof(cursor));
+		keys = reply->element[1];
+		argv = palloc(sizeof(char *) * (keys->elements + 1));
+		argv[0] = "UNLINK";
+		for (size_t k = 0; k < keys->elements; k++)
+			if (keys->element[k]->type == REDIS_REPLY_STRING &&
+				(wanted == NULL || wanted(keys->element[k]->str, arg)))
+				argv[argc++] = keys->element[k]->str;
+		if (argc > 1)
+		{
+			redisReply *del = RedisCommandChecked(conn, timeout_ms, error, errlen, argc, argv);
+
+			if (del == NULL)
+			{
+				pfree(argv);
+				freeReplyObject(reply);
+				return false;
+			}
+			freeReplyObject(del);
+		}
+		pfree(argv);
+		freeReplyObject(reply);
+	} while (strcmp(cursor, "0") != 0);
+	return true;
+}
+
+/*
+ * Is reply an error of the whole server rather than of one key: out of
+ * memory, loading, busy with a script, a failed background save that stops
+ * writes, a read-only replica, too few replicas?  Waiting and sending the
+ * same commands again is the remedy for these; for the others (a key of the
+ * wrong type, no permission on a key) it is not.
+ */
+bool
+RedisErrorIsServerWide(const redisReply *reply)
+{
+	static const char *const codes[] = {"OOM", "LOADING", "BUSY", "MISCONF", "READONLY",
+	"NOREPLICAS", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"};
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ERROR || reply->str == NULL)
+		return false;
+	for (int i = 0; i < (int) lengthof(codes); i++)
+	{
+		size_t		len = strlen(codes[i]);
+
+		if (strncmp(reply->str, codes[i], len) == 0 && (reply->str[len] == ' ' || reply->str[len] == '\0'))
+			return true;
+	}
+	return false;
+}
+
 /* Is reply the status reply status (such as OK, QUEUED)? */
 bool
 RedisReplyIsStatus(const redisReply *reply, const char *status)

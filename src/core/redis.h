@@ -36,7 +36,15 @@ extern void RedisFreeReplies(redisReply **replies, int n);
 extern redisReply *RedisCommand(RedisConn *conn, int timeout_ms, char *error, size_t errlen,
 								int argc, const char **argv);
 
+extern redisReply *RedisCommandChecked(RedisConn *conn, int timeout_ms, char *error, size_t errlen,
+									   int argc, const char **argv);
+extern bool RedisBroken(RedisConn *conn);
+extern bool RedisUnlinkMatching(RedisConn *conn, int timeout_ms, const char *pattern,
+								bool (*wanted) (const char *key, void *arg), void *arg,
+								char *error, size_t errlen);
+
 extern bool RedisReplyIsStatus(const redisReply *reply, const char *status);
+extern bool RedisErrorIsServerWide(const redisReply *reply);
 extern void RedisDescribeReply(const redisReply *reply, char *out, size_t outlen);
 
 #endif							/* GEOSHARD_CORE_REDIS_H */

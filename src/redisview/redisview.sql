@@ -276,10 +276,15 @@ COMMENT ON FUNCTION geoshard.redisview_state() IS
 	'the redisview worker''s figures per Redis view, from shared memory';
 REVOKE ALL ON FUNCTION geoshard.redisview_state() FROM PUBLIC;
 
+-- retained_wal_bytes: the WAL the views' slot keeps on disk (one slot for
+-- every view), what a Redis outage costs the database.
 CREATE VIEW geoshard.redisview_status AS
-	SELECT * FROM geoshard.redisview_state();
+	SELECT s.*,
+		   pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.restart_lsn)::int8 AS retained_wal_bytes
+	FROM geoshard.redisview_state() s
+	LEFT JOIN pg_catalog.pg_replication_slots r ON r.slot_name = 'geoshard_redisview';
 COMMENT ON VIEW geoshard.redisview_status IS
-	'one row per Redis view: state, live generation, lag (bytes, ms), rows/s, rows held, build progress, last error';
+	'one row per Redis view: state, live generation, lag (bytes, ms), rows/s, rows held, build progress, last error, retained WAL';
 REVOKE ALL ON geoshard.redisview_status FROM PUBLIC;
 
 -- The GEOSEARCH commands that answer "what is within radius_m of (lat, lon)"

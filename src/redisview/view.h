@@ -56,6 +56,10 @@ typedef struct RvView
 	/* the worker's state */
 	int64		gen;			/* live generation; 0: none (Redis has no view) */
 	bool		need_build;
+	bool		failed;			/* a Redis error on one of its keys: the live
+								 * generation is left as it is until a build
+								 * replaces it */
+	bool		mark_unbuilt;	/* geoshard:rv:<view>:built must be deleted */
 	bool		building;		/* build_gen is loaded and catching up */
 	int64		build_gen;
 	RvSnapshot	snap;			/* what the build's snapshot saw */
@@ -70,7 +74,7 @@ typedef struct RvView
  * A pipeline: the commands sent, each with the reply it must get: 'M'
  * MULTI (OK), 'Q' queued inside MULTI (QUEUED), 'E' EXEC (an array without
  * errors), 'P' a plain command (anything but an error).  For errors, the
- * view and key of each command.
+ * view and key of each command; for an EXEC, the position it sets.
  */
 typedef struct RvPipe
 {

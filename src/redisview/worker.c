@@ -54,10 +54,19 @@
  * again later.  docs/redisview.md states the limit.
  *
  * Errors: Redis down or slow is a failed pass, retried after a backoff;
- * nothing is advanced.  A reply error inside an EXEC (a key of the wrong
- * type, out of memory) is an error of that view, with the key's name; the
- * view is built again in a new generation, the others go on.  An ERROR in a
- * pass is caught by GeoshardWorkerRun and retried after its delay.
+ * nothing is advanced.  A refusal of the whole server (out of memory and
+ * the like, RedisErrorIsServerWide) discards the transaction's MULTI: the
+ * pass fails at it and is retried the same way, without a rebuild.  A
+ * refusal of one key (the wrong type inside EXEC, no permission when
+ * queued) is an error of that view, with the key's name: its live
+ * generation is left as it is ("failed") and it is built again in a new
+ * generation, while the others go on.  RvPipeFlush puts the position key
+ * back when Redis applied transactions after a discarded one.  The views
+ * are checked every second for the epoch key (a FLUSHALL while connected).
+ * geoshard:rv:<view>:built says which rebuild request the live generation
+ * answers, so that a build owed is not forgotten across a restart.  An
+ * ERROR in a pass is caught by GeoshardWorkerRun and retried after its
+ * delay.
  */
 #include "postgres.h"
 
@@ -99,6 +108,8 @@
 #define RV_BACKOFF_MAX_MS		5000
 /* xids of the transactions decoded lately, for the build's check */
 #define REDISVIEW_RECENT_XIDS	65536
+/* while changes stream in, the slot's restart point is moved this often */
+#define RV_BUSY_HEARTBEAT_MS	100
 /* a peek decodes at most this many batches of changes */
 #define RV_PEEK_BATCHES			10
 
@@ -147,6 +158,9 @@ static char position_text[64];
 static bool slot_ready = false;
 static XLogRecPtr confirmed = InvalidXLogRecPtr;
 static bool more = false;
+static TimestampTz next_epoch_check = 0;
+static char connected_url[1024];	/* the geoshard.redis_url of conn */
+static bool lag_warned = false;
 static int	failures = 0;
 static TimestampTz retry_at = 0;
 static char last_error[REDISVIEW_ERROR_LEN];
@@ -168,6 +182,7 @@ static RvGarbage garbage[REDISVIEW_MAX_VIEWS * 4];
 static int	ngarbage = 0;
 
 static void RvFail(const char *fmt,...) pg_attribute_printf(1, 2);
+static redisReply *RvCommandReply(char *error, size_t errlen, int argc, const char **argv);
 
 static void
 RvGarbageAdd(const char *view, int64 gen, bool all_but_live)
@@ -430,10 +445,44 @@ RvIncludeTables(void)
 }
 
 /*
- * Send what the pipeline holds and check every reply.  A reply error inside
- * an EXEC is an error of its view (RvViewError), the rest of the block
- * went through; any other failure returns false with error set, and the
- * connection is dropped.  *acked is the number of EXECs that went through.
+ * A reply error on a key of view vi.  One of the whole server (out of
+ * memory, say: RedisErrorIsServerWide) is retried as it is; any other (a key
+ * of the wrong type, no permission on it) leaves the view's live generation
+ * as it is until a build in a new generation replaces it.
+ */
+static void
+RvKeyError(int vi, const char *key, const redisReply *reply)
+{
+	char		what[REDIS_ERROR_LEN];
+
+	RedisDescribeReply(reply, what, sizeof(what));
+	if (vi < 0)
+		return;
+	if (RedisErrorIsServerWide(reply))
+	{
+		snprintf(statuses[vi].last_error, REDISVIEW_ERROR_LEN, "key \"%s\": %s", key ? key : "", what);
+		statuses[vi].last_error_at = GetCurrentTimestamp();
+		return;
+	}
+	if (!views[vi].failed)
+		RvViewError(vi, "key \"%s\": %s", key ? key : "", what);
+	views[vi].failed = true;
+	views[vi].mark_unbuilt = true;
+}
+
+/*
+ * Send what the pipeline holds and check every reply.
+ *
+ * A reply error inside an EXEC is an error of its view (RvKeyError); the
+ * rest of the block went through.  A command refused while it was queued
+ * (out of memory, no permission on a key) makes Redis discard its whole
+ * MULTI (EXECABORT): the flush fails at that block.  Redis may still have
+ * applied blocks sent after it, which moved the position key past the
+ * discarded transaction: the key is put back to the last block before it,
+ * so that the next pass sends it again (the later blocks too; applying a
+ * block twice leaves the same contents, see apply.c).  Any other failure
+ * returns false with error set, and the connection is dropped.  *acked is
+ * the number of EXECs that went through before a failure.
  */
 static bool
 RvPipeFlush(RvPipe *pipe, char *error, size_t errlen, int *acked)
@@ -442,6 +491,10 @@ RvPipeFlush(RvPipe *pipe, char *error, size_t errlen, int *acked)
 	int			n = pipe->n;
 	int			multi = multi_queued >= 0 ? -1 - multi_queued : INT_MIN;	/* index of the MULTI */
 	bool		ok = true;
+	bool		refused = false;	/* a command of the open MULTI was refused */
+	bool		applied_after = false;	/* an EXEC went through after the failure */
+	const char *acked_position = NULL;	/* set by the last EXEC before the failure */
+	char		what[REDIS_ERROR_LEN];
 
 	*acked = 0;
 	if (n == 0)
@@ -455,28 +508,60 @@ RvPipeFlush(RvPipe *pipe, char *error, size_t errlen, int *acked)
 		RvDisconnect();
 		return false;
 	}
-	for (int i = 0; i < n && ok; i++)
+	for (int i = 0; i < n; i++)
 	{
 		redisReply *r = replies[i];
-		char		what[REDIS_ERROR_LEN];
 		int			vi = pipe->views[i];
+		bool		unexpected = false;
 
 		switch (pipe->tags[i])
 		{
 			case 'M':
 				multi = i;
-				ok = RedisReplyIsStatus(r, "OK");
+				refused = false;
+				unexpected = !RedisReplyIsStatus(r, "OK");
 				break;
 			case 'Q':
-				ok = RedisReplyIsStatus(r, "QUEUED");
+				if (RedisReplyIsStatus(r, "QUEUED"))
+					break;
+				if (r->type != REDIS_REPLY_ERROR)
+				{
+					unexpected = true;
+					break;
+				}
+				RvKeyError(vi, pipe->keys[i], r);
+				if (ok)
+				{
+					RedisDescribeReply(r, what, sizeof(what));
+					if (vi >= 0)
+						snprintf(error, errlen, "redis view \"%s\", key \"%s\": %s",
+								 views[vi].name, pipe->keys[i] ? pipe->keys[i] : "", what);
+					else
+						snprintf(error, errlen, "%s", what);
+				}
+				refused = true;
+				ok = false;
 				break;
 			case 'P':
-				ok = r->type != REDIS_REPLY_ERROR;
+				if (r->type == REDIS_REPLY_ERROR && ok)
+				{
+					RedisDescribeReply(r, what, sizeof(what));
+					snprintf(error, errlen, "redis view \"%s\", key \"%s\": %s",
+							 vi >= 0 ? views[vi].name : "", pipe->keys[i] ? pipe->keys[i] : "", what);
+					ok = false;
+				}
 				break;
 			case 'E':
+				if (refused && r->type == REDIS_REPLY_ERROR)
+				{
+					/* EXECABORT: the block was discarded, as said above */
+					refused = false;
+					multi = INT_MIN;
+					break;
+				}
 				if (r->type != REDIS_REPLY_ARRAY || multi == INT_MIN || r->elements != (size_t) (i - multi - 1))
 				{
-					ok = false;
+					unexpected = true;
 					break;
 				}
 				for (size_t e = 0; e < r->elements; e++)
@@ -484,54 +569,119 @@ RvPipeFlush(RvPipe *pipe, char *error, size_t errlen, int *acked)
 					{
 						int			c = multi + 1 + (int) e;
 
-						RedisDescribeReply(r->element[e], what, sizeof(what));
-						if (c >= 0 && pipe->views[c] >= 0)
-							RvViewError(pipe->views[c], "key \"%s\": %s",
-										pipe->keys[c] ? pipe->keys[c] : "", what);
+						if (c >= 0)
+							RvKeyError(pipe->views[c], pipe->keys[c], r->element[e]);
+						if (RedisErrorIsServerWide(r->element[e]) && ok)
+						{
+							/* part of the block ran: it is sent again, from its start */
+							RedisDescribeReply(r->element[e], what, sizeof(what));
+							snprintf(error, errlen, "key \"%s\": %s",
+									 c >= 0 && pipe->keys[c] ? pipe->keys[c] : "", what);
+							ok = false;
+						}
 					}
-				(*acked)++;
+				if (ok)
+				{
+					(*acked)++;
+					acked_position = pipe->keys[i];
+				}
+				else
+					applied_after = true;
 				multi = INT_MIN;
 				break;
 		}
-		if (!ok)
+		if (unexpected)
 		{
 			RedisDescribeReply(r, what, sizeof(what));
-			if (vi >= 0 && pipe->keys[i] != NULL)
-				snprintf(error, errlen, "redis view \"%s\", key \"%s\": %s", views[vi].name, pipe->keys[i], what);
-			else
+			if (ok)
 				snprintf(error, errlen, "unexpected reply from Redis: %s", what);
-			if (vi >= 0)
-			{
-				strlcpy(statuses[vi].last_error, error, REDISVIEW_ERROR_LEN);
-				statuses[vi].last_error_at = GetCurrentTimestamp();
-			}
+			ok = false;
+			applied_after = true;	/* not known: put the position back anyway */
+			break;
 		}
 	}
 	RedisFreeReplies(replies, n);
 	/* a MULTI still open goes on in the next flush */
 	multi_queued = multi != INT_MIN ? n - multi - 1 : -1;
+
+	/* tell a later connection that the failed views need a build (RvConnect) */
+	for (int v = 0; v < nviews && conn != NULL; v++)
+		if (views[v].mark_unbuilt)
+		{
+			char		why[REDIS_ERROR_LEN];
+			char	   *built = psprintf(REDISVIEW_PREFIX "%s:built", views[v].name);
+			const char *del[2] = {"DEL", built};
+			redisReply *reply;
+
+			if (multi_queued >= 0 || !ok)
+				break;			/* not inside a MULTI; a failed flush reconnects first */
+			reply = RvCommandReply(why, sizeof(why), 2, del);
+			if (reply == NULL)
+				break;
+			freeReplyObject(reply);
+			views[v].mark_unbuilt = false;
+		}
+
 	if (!ok)
 	{
 		multi_queued = -1;
+		if (applied_after && conn != NULL && !RedisBroken(conn))
+		{
+			char		why[REDIS_ERROR_LEN];
+			const char *back = acked_position != NULL ? acked_position : position_text;
+			const char *set[3] = {"SET", RV_POSITION_KEY, back};
+			const char *del[2] = {"DEL", RV_POSITION_KEY};
+			redisReply *reply;
+
+			/* out of the MULTI a failed block may have left open */
+			if (multi != INT_MIN)
+			{
+				const char *discard[1] = {"DISCARD"};
+
+				if ((reply = RedisCommand(conn, geoshard_redis_timeout, why, sizeof(why), 1, discard)) != NULL)
+					freeReplyObject(reply);
+			}
+			reply = conn != NULL && !RedisBroken(conn) ?
+				RvCommandReply(why, sizeof(why), back[0] != '\0' ? 3 : 2, back[0] != '\0' ? set : del) : NULL;
+			if (reply == NULL)
+				ereport(LOG,
+						(errmsg("geoshard redisview could not put the position key back after a failed batch: %s", why),
+						 errdetail("Transactions of that batch may be missing from Redis until the views are built again.")));
+			else
+				freeReplyObject(reply);
+		}
 		RvDisconnect();
 	}
 	return ok;
 }
 
+/* A command whose error reply is a failure; a broken connection is dropped. */
 static redisReply *
 RvCommandReply(char *error, size_t errlen, int argc, const char **argv)
 {
-	redisReply *reply = RedisCommand(conn, geoshard_redis_timeout, error, errlen, argc, argv);
+	redisReply *reply = RedisCommandChecked(conn, geoshard_redis_timeout, error, errlen, argc, argv);
 
-	if (reply == NULL)
+	if (reply == NULL && RedisBroken(conn))
 		RvDisconnect();
-	else if (reply->type == REDIS_REPLY_ERROR)
-	{
-		RedisDescribeReply(reply, error, errlen);
-		freeReplyObject(reply);
-		return NULL;
-	}
 	return reply;
+}
+
+/* Is key (matched by RvCollectGarbage's pattern) one of the generation g's? */
+static bool
+RvGarbageWanted(const char *key, void *arg)
+{
+	RvGarbage  *g = (RvGarbage *) arg;
+	const char *rest = key + strlen(REDISVIEW_PREFIX) + strlen(g->view) + 1;
+	char	   *end;
+	int64		gen;
+
+	if (g->gen == 0 && !g->all_but_live)
+		return true;
+	/* "<gen>" exactly, then ":" or the end; the pointer keys (gen, def, built) are no generation */
+	gen = strtoi64(rest, &end, 10);
+	if (end == rest || (*end != ':' && *end != '\0'))
+		return false;
+	return g->all_but_live ? gen != g->gen : gen == g->gen;
 }
 
 /* Delete the keys of the generations in garbage[]; false after a Redis failure. */
@@ -544,73 +694,38 @@ RvCollectGarbage(void)
 	{
 		RvGarbage  *g = &garbage[ngarbage - 1];
 		char	   *pattern;
-		char		cursor[32] = "0";
-		size_t		plen;
 
 		if (g->gen != 0 && !g->all_but_live)
 			pattern = psprintf(REDISVIEW_PREFIX "%s:" INT64_FORMAT "*", g->view, g->gen);
 		else
 			pattern = psprintf(REDISVIEW_PREFIX "%s:*", g->view);
-		plen = strlen(REDISVIEW_PREFIX) + strlen(g->view) + 1;
-		do
+		if (!RedisUnlinkMatching(conn, geoshard_redis_timeout, pattern, RvGarbageWanted, g,
+								 error, sizeof(error)))
 		{
-			const char *scan[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-			redisReply *reply = RvCommandReply(error, sizeof(error), 6, scan);
-			redisReply *keys;
-			const char **argv;
-			int			argc = 1;
-
-			if (reply == NULL)
-				return false;
-			if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-				reply->element[0]->type != REDIS_REPLY_STRING ||
-				reply->element[1]->type != REDIS_REPLY_ARRAY)
+			if (RedisBroken(conn))
 			{
-				freeReplyObject(reply);
+				RvDisconnect();
 				return false;
 			}
-			strlcpy(cursor, reply->element[0]->str, sizeof(cursor));
-			keys = reply->element[1];
-			argv = palloc(sizeof(char *) * (keys->elements + 1));
-			argv[0] = "UNLINK";
-			for (size_t k = 0; k < keys->elements; k++)
-			{
-				const char *key = keys->element[k]->str;
-				const char *rest = key + plen;
-				char	   *end;
-				int64		gen;
-
-				if (g->gen != 0 && !g->all_but_live)
-				{
-					/* "<gen>" exactly, then ":" or the end */
-					gen = strtoi64(rest, &end, 10);
-					if (gen != g->gen || (*end != ':' && *end != '\0'))
-						continue;
-				}
-				else if (g->all_but_live)
-				{
-					gen = strtoi64(rest, &end, 10);
-					if (end == rest || gen == g->gen || (*end != ':' && *end != '\0'))
-						continue;
-				}
-				argv[argc++] = key;
-			}
-			if (argc > 1)
-			{
-				redisReply *del = RvCommandReply(error, sizeof(error), argc, argv);
-
-				if (del == NULL)
-				{
-					freeReplyObject(reply);
-					return false;
-				}
-				freeReplyObject(del);
-			}
-			freeReplyObject(reply);
-		} while (strcmp(cursor, "0") != 0);
+			/* refused (no permission on the view's keys, say): the next connection sweeps again */
+			ereport(LOG,
+					(errmsg("geoshard redisview could not delete old keys of redis view \"%s\": %s",
+							g->view, error)));
+		}
+		pfree(pattern);
 		ngarbage--;
 	}
 	return true;
+}
+
+/*
+ * What geoshard:rv:<view>:built holds once a build of the view's current
+ * definition and last rebuild request is live.
+ */
+static const char *
+RvBuiltValue(RvView *view)
+{
+	return view->requested != NULL ? view->requested : "-";
 }
 
 /*
@@ -636,6 +751,7 @@ RvConnect(void)
 	masked = RedisMaskUrl(geoshard_redis_url);
 	pgstat_report_activity(STATE_RUNNING, "connecting to Redis");
 	conn = RedisConnect(geoshard_redis_url, geoshard_redis_timeout, error, sizeof(error));
+	strlcpy(connected_url, geoshard_redis_url, sizeof(connected_url));
 	if (conn == NULL)
 	{
 		RvFail("could not connect to Redis at %s: %s", masked, error);
@@ -682,15 +798,30 @@ RvConnect(void)
 		RvView	   *view = &views[i];
 		char	   *ptr = psprintf(REDISVIEW_PREFIX "%s:gen", view->name);
 		char	   *def = psprintf(REDISVIEW_PREFIX "%s:def", view->name);
-		const char *get_gen[3] = {"MGET", ptr, def};
+		char	   *built = psprintf(REDISVIEW_PREFIX "%s:built", view->name);
+		const char *get_gen[4] = {"MGET", ptr, def, built};
 		bool		same;
+		bool		current;
 
 		view->building = false;
 		if (!view->enabled)
 			continue;
-		if ((reply = RvCommandReply(error, sizeof(error), 3, get_gen)) == NULL)
-			goto fail;
-		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+		if ((reply = RvCommandReply(error, sizeof(error), 4, get_gen)) == NULL)
+		{
+			if (conn == NULL)
+				goto fail;
+
+			/*
+			 * Refused for this view's keys (no permission, say): an error of
+			 * that view, which keeps the generation it knew until a build
+			 * goes through; the other views go on.
+			 */
+			if (!view->failed)
+				RvViewError(i, "key \"%s\": %s", ptr, error);
+			view->failed = true;
+			continue;
+		}
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
 		{
 			freeReplyObject(reply);
 			strlcpy(error, "unexpected reply to MGET", sizeof(error));
@@ -701,7 +832,16 @@ RvConnect(void)
 		/* the view of that name that Redis holds is this one (not one dropped since) */
 		same = reply->element[1]->type == REDIS_REPLY_STRING && view->created != NULL &&
 			strcmp(reply->element[1]->str, view->created) == 0;
+		/*
+		 * The live generation answers the last rebuild request and saw no
+		 * TRUNCATE or key error since: a build asked for or begun before
+		 * the worker stopped is not forgotten.
+		 */
+		current = reply->element[2]->type == REDIS_REPLY_STRING &&
+			strcmp(reply->element[2]->str, RvBuiltValue(view)) == 0;
 		freeReplyObject(reply);
+		if (!current)
+			view->need_build = true;
 		if (view->gen <= 0 || !same)
 		{
 			view->gen = 0;
@@ -715,6 +855,7 @@ RvConnect(void)
 		strlcpy(error, "deleting old generations failed", sizeof(error));
 		goto fail;
 	}
+	next_epoch_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RV_RELOAD_MS);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return true;
 
@@ -723,6 +864,39 @@ fail:
 		RvDisconnect();
 	RvFail("Redis at %s: %s", masked, error);
 	return false;
+}
+
+/*
+ * Is the epoch key still in Redis?  A FLUSHALL, or a failover to a server
+ * that never had our keys, leaves the connection up but the keys gone: the
+ * connection is dropped, and the next one (RvConnect) builds every view.
+ */
+static bool
+RvEpochPresent(void)
+{
+	char		error[REDIS_ERROR_LEN];
+	const char *exists[2] = {"EXISTS", RV_EPOCH_KEY};
+	redisReply *reply = RvCommandReply(error, sizeof(error), 2, exists);
+	bool		present;
+
+	if (reply == NULL)
+	{
+		RvDisconnect();
+		RvFail("could not read the epoch key: %s", error);
+		return false;
+	}
+	present = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+	freeReplyObject(reply);
+	if (!present)
+	{
+		char	   *masked = RedisMaskUrl(geoshard_redis_url);
+
+		ereport(LOG,
+				(errmsg("geoshard redisview found the epoch key gone from Redis at %s", masked),
+				 errdetail("Redis lost the views' keys while the worker was connected (FLUSHALL, or a failover to a server without them); every view is built again.")));
+		RvDisconnect();
+	}
+	return present;
 }
 
 /* Make sure the slot exists (create it when missing) and learn its position. */
@@ -927,18 +1101,22 @@ RvBuildSwitch(RvPass *pass, int vi)
 	RvView	   *view = &views[vi];
 	char	   *ptr = psprintf(REDISVIEW_PREFIX "%s:gen", view->name);
 	char	   *def = psprintf(REDISVIEW_PREFIX "%s:def", view->name);
+	char	   *built = psprintf(REDISVIEW_PREFIX "%s:built", view->name);
 	char	   *gen = psprintf(INT64_FORMAT, view->build_gen);
-	const char *set[5] = {"MSET", ptr, gen, def, view->created ? view->created : ""};
+	const char *set[7] = {"MSET", ptr, gen, def, view->created ? view->created : "",
+	built, RvBuiltValue(view)};
 	redisReply *reply;
 
 	/* MSET is atomic: readers move to the new generation at once */
-	if ((reply = RvCommandReply(pass->error, sizeof(pass->error), 5, set)) == NULL)
+	if ((reply = RvCommandReply(pass->error, sizeof(pass->error), 7, set)) == NULL)
 		return false;
 	freeReplyObject(reply);
 	if (view->gen != 0)
 		RvGarbageAdd(view->name, view->gen, false);
 	view->gen = view->build_gen;
 	view->building = false;
+	view->failed = false;
+	view->mark_unbuilt = false;
 	statuses[vi].generation = view->gen;
 	statuses[vi].keys = statuses[vi].build_rows;
 	statuses[vi].built_at = GetCurrentTimestamp();
@@ -1081,7 +1259,7 @@ RvPassBody(RvPass *pass)
 					size_t		execlen = 4;
 
 					RvPipeAppend(&pipe, 'Q', -1, NULL, 3, set, setlens);
-					RvPipeAppend(&pipe, 'E', -1, NULL, 1, exec, &execlen);
+					RvPipeAppend(&pipe, 'E', -1, txn_text, 1, exec, &execlen);
 					commits_sent++;
 					pending_pos = event;
 					strlcpy(pending_text, txn_text, sizeof(pending_text));
@@ -1105,7 +1283,7 @@ RvPassBody(RvPass *pass)
 					int64		gens[2];
 					int			ngens = 0;
 
-					if (view->gen != 0 && live_ok)
+					if (view->gen != 0 && live_ok && !view->failed)
 						gens[ngens++] = view->gen;
 					if (view->building && !RvSnapshotSaw(&view->snap, txn_xid))
 						gens[ngens++] = view->build_gen;
@@ -1124,12 +1302,25 @@ RvPassBody(RvPass *pass)
 						}
 						if (action[0] == 'T')
 						{
-							/* the generation is emptied: its keys are unlinked in the block */
+							/*
+							 * The live generation stays as it is until the
+							 * build switches readers over; deleting its
+							 * "built" key in the same block makes a worker
+							 * that restarts before then build it too.
+							 */
+							if (g == 0 && gens[g] == view->gen)
+							{
+								char	   *built = psprintf(REDISVIEW_PREFIX "%s:built", view->name);
+								const char *del[2] = {"DEL", built};
+								size_t		lens[2] = {3, strlen(built)};
+
+								RvPipeAppend(&pipe, 'Q', targets[t], built, 2, del, lens);
+							}
 							continue;
 						}
 						delta = RvAppendRow(&pipe, view, targets[t], gens[g], action[0], pk, row,
 											action[0] == 'U' ? identity : NULL, true, &skipped);
-						if (g == 0 && view->gen != 0 && live_ok)
+						if (g == 0 && gens[g] == view->gen)
 						{
 							statuses[targets[t]].keys += delta;
 							statuses[targets[t]].applied++;
@@ -1309,6 +1500,23 @@ RvRunPass(XLogRecPtr upto, int build)
 static void
 RvUpdateStatus(XLogRecPtr flush, TimestampTz now, bool caught_up)
 {
+	uint64		lag = flush > confirmed ? flush - confirmed : 0;
+
+	/* as the cdc worker: a WARNING once when the views fall far behind */
+	if (geoshard_cdc_max_lag > 0 && lag > (uint64) geoshard_cdc_max_lag * 1024)
+	{
+		if (!lag_warned)
+			ereport(WARNING,
+					(errmsg("redis views have " UINT64_FORMAT " bytes of WAL left to apply", lag),
+					 last_error[0] != '\0' ?
+					 errdetail("geoshard.cdc_max_lag is %d kB. The last error was: %s.", geoshard_cdc_max_lag, last_error) :
+					 errdetail("geoshard.cdc_max_lag is %d kB.", geoshard_cdc_max_lag),
+					 errhint("Slot \"%s\" keeps that WAL on disk; see geoshard.redisview_status for each view's state.",
+							 RV_SLOT)));
+		lag_warned = true;
+	}
+	else if (lag < (uint64) geoshard_cdc_max_lag * 512)
+		lag_warned = false;
 	for (int i = 0; i < nviews; i++)
 	{
 		RvView	   *view = &views[i];
@@ -1347,7 +1555,9 @@ GeoshardRedisviewMain(Datum main_arg)
 {
 	TimestampTz next_reload = 0;
 	TimestampTz next_heartbeat = 0;
+	TimestampTz last_heartbeat = 0;
 	XLogRecPtr	heartbeat_end = InvalidXLogRecPtr;
+	XLogRecPtr	confirmed_at_heartbeat = InvalidXLogRecPtr;
 	bool		logged_wal_level = false;
 	bool		paused = false;
 
@@ -1399,6 +1609,9 @@ GeoshardRedisviewMain(Datum main_arg)
 
 			(void) GeoshardWorkerRun("reading geoshard.redis_views", RvLoadViews, NULL);
 			next_reload = TimestampTzPlusMilliseconds(now, RV_RELOAD_MS);
+			/* another Redis: its epoch key tells whether it holds our views */
+			if (conn != NULL && strcmp(connected_url, geoshard_redis_url ? geoshard_redis_url : "") != 0)
+				RvDisconnect();
 			if (catalog_exists && nviews == 0 && (before > 0 || slot_ready || next_heartbeat == 0))
 				(void) GeoshardWorkerRun("dropping the redisview slot", RvDropSlot, NULL);
 			RedisViewStatusPublish(statuses, nviews);
@@ -1425,6 +1638,12 @@ GeoshardRedisviewMain(Datum main_arg)
 		}
 		if (!any_enabled)
 			continue;
+		if (now >= next_epoch_check)
+		{
+			if (!RvEpochPresent())
+				continue;
+			next_epoch_check = TimestampTzPlusMilliseconds(now, RV_RELOAD_MS);
+		}
 
 		for (int i = 0; i < nviews && build < 0; i++)
 			if (views[i].enabled && views[i].need_build && !views[i].building &&
@@ -1446,11 +1665,24 @@ GeoshardRedisviewMain(Datum main_arg)
 		now = GetCurrentTimestamp();
 		RvUpdateStatus(GetFlushRecPtr(NULL), now, caught_up);
 
-		/* as the cdc worker: a record of running transactions lets the slot release WAL */
-		if (geoshard_cdc_heartbeat_interval > 0 && now >= next_heartbeat)
+		/*
+		 * As the cdc worker: a record of running transactions lets the slot
+		 * release WAL.  It also moves the slot's restart point, from which
+		 * every pass decodes again (pg_logical_slot_peek_changes starts a
+		 * new decoding each time): while changes stream in, one every
+		 * RV_BUSY_HEARTBEAT_MS keeps that re-decoding short (at 2,000
+		 * rows/s it cut the worker's CPU per row by 30% against one a
+		 * second; docs/benchmarks.md).
+		 */
+		if (geoshard_cdc_heartbeat_interval > 0 &&
+			(now >= next_heartbeat ||
+			 (confirmed > confirmed_at_heartbeat &&
+			  now >= TimestampTzPlusMilliseconds(last_heartbeat, RV_BUSY_HEARTBEAT_MS))))
 		{
 			if (GetXLogInsertRecPtr() != heartbeat_end)
 				heartbeat_end = LogStandbySnapshot();
+			last_heartbeat = now;
+			confirmed_at_heartbeat = confirmed;
 			next_heartbeat = TimestampTzPlusMilliseconds(now, geoshard_cdc_heartbeat_interval);
 		}
 	}

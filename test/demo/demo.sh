@@ -7,7 +7,7 @@
 #
 # GEOSHARD_DEMO_DIR (default /tmp/geoshard-demo) and GEOSHARD_DEMO_PORT
 # (default 5488) choose where it lives; a loopback redis-server for the CDC
-# part listens on GEOSHARD_DEMO_REDIS_PORT (default 5489), and the metrics worker
+# and Redis view parts listens on GEOSHARD_DEMO_REDIS_PORT (default 5489), and the metrics worker
 # serves /metrics and the status page on GEOSHARD_DEMO_METRICS_PORT (default 9188).  As root, the server and psql run as
 # the unprivileged postgres user.
 set -euo pipefail
@@ -68,6 +68,7 @@ CONF
 	run psql -X -h "$DIR" -p "$PORT" -U postgres -d geoshard_demo -f "$DIR/showcase.sql"
 	PG_CONFIG="$PG_CONFIG" "$HERE/failover.sh" "$DIR" "$PORT"
 	PG_CONFIG="$PG_CONFIG" "$HERE/cdc.sh" "$DIR" "$PORT" "$REDIS_PORT"
+	PG_CONFIG="$PG_CONFIG" "$HERE/redisview.sh" "$DIR" "$PORT" "$REDIS_PORT"
 	echo
 	echo "Status page: http://127.0.0.1:$METRICS_PORT/ (docs/observe.md); the routing metrics:"
 	echo "  curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep '^geoshard_route_decisions_total'"

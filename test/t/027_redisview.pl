@@ -9,73 +9,21 @@
 use strict;
 use warnings FATAL => 'all';
 
-use IO::Socket::INET;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
-my $redis_dir = PostgreSQL::Test::Utils::tempdir();
-my $redis;
+use RedisTest;
 
-sub start_redis
-{
-	$redis = IPC::Run::start(
-		[
-			'redis-server', '--port', $redis_port, '--bind', '127.0.0.1',
-			'--save', '', '--appendonly', 'no', '--daemonize', 'no',
-			'--dir', $redis_dir
-		],
-		'<', \undef, '>&', \my $out);
-	# wait until it answers
-	for (1 .. 500)
-	{
-		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$redis_port", Timeout => 1);
-		return if $s;
-		select(undef, undef, undef, 0.02);
-	}
-	die "redis-server did not start";
-}
+my $redis = RedisTest->new;
 
-# a minimal RESP client: one connection, commands in, parsed replies out
-my $sock;
-
-sub rconnect
-{
-	$sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$redis_port", Timeout => 5)
-	  or die "cannot connect to redis: $!";
-}
-
-sub rreply
-{
-	my $line = <$sock>;
-	die "redis closed the connection" unless defined $line;
-	$line =~ s/\r\n$//;
-	my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
-	return $v if $t eq '+' || $t eq ':';
-	die "redis error: $v" if $t eq '-';
-	if ($t eq '$')
-	{
-		return undef if $v < 0;
-		my $buf = '';
-		read($sock, $buf, $v + 2) == $v + 2 or die "short read";
-		return substr($buf, 0, $v);
-	}
-	if ($t eq '*')
-	{
-		return undef if $v < 0;
-		return [ map { rreply() } 1 .. $v ];
-	}
-	die "unexpected reply: $line";
-}
-
+# one command's reply; an error reply ends the test
 sub r
 {
-	my @args = @_;
-	rconnect() unless $sock;
-	print $sock '*' . scalar(@args) . "\r\n" . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
-	return rreply();
+	my $reply = $redis->cmd(@_);
+	die "redis error: $reply->{error}" if ref $reply eq 'HASH';
+	return $reply;
 }
 
 # every key of a view's live generation
@@ -94,8 +42,6 @@ sub view_keys
 	return sort @keys;
 }
 
-start_redis();
-
 my $node = PostgreSQL::Test::Cluster->new('redisview');
 $node->init(allows_streaming => 'logical');
 $node->append_conf(
@@ -104,7 +50,7 @@ shared_preload_libraries = 'geoshard'
 output_plugin_libraries = 'pgoutput, test_decoding, geoshard'
 geoshard.database = 'postgres'
 geoshard.health_enabled = off
-geoshard.redis_url = 'redis://127.0.0.1:$redis_port'
+geoshard.redis_url = '@{[ $redis->url ]}'
 geoshard.redis_timeout = 2000
 geoshard.cdc_heartbeat_interval = 1000
 # the worker is killed below: the postmaster restarts the backends
@@ -329,10 +275,9 @@ pins_match('after the moves');
 
 # --- redis-server killed and restarted empty: noticed and rebuilt
 my $before = $node->safe_psql('postgres', 'SELECT clock_timestamp()');
-$redis->kill_kill;
-undef $sock;
+$redis->crash;
 $node->safe_psql('postgres', q{INSERT INTO pins VALUES (300, 47.0, 8.0, 'while redis was down'); INSERT INTO votes VALUES (900, 'item1', 5)});
-start_redis();
+$redis->start;
 ok( $node->poll_query_until(
 		'postgres', qq{SELECT count(*) = 5 FROM geoshard.redisview_status WHERE built_at > '$before'}),
 	'every view was built again after Redis lost its data');
@@ -430,5 +375,4 @@ ok(wait_redis(sub { my $r = r('SCAN', 0, 'MATCH', 'geoshard:rv:users:*', 'COUNT'
 	'a dropped view has its keys deleted');
 
 $node->stop;
-$redis->kill_kill;
 done_testing();
