@@ -2,8 +2,8 @@
  * src/observe/metrics_raft.c
  *	  The raft area's metric families: this node's term, commit and applied
  *	  index, the leader it knows, whether it leads, how often the leader
- *	  changed, and which peers it is connected to (also for the status
- *	  page's members).
+ *	  changed, and its link to each peer (also for the status page's
+ *	  members).
  *
  * The snapshot copies what the raft worker publishes (raft_shmem.h) under
  * the raft lock, in a backend; emitting reads only the copy (metrics.h).
@@ -94,5 +94,18 @@ RaftMetricsEmit(MetricsSink *sink, const void *snapshot)
 
 		snprintf(id, sizeof(id), UINT64_FORMAT, snap->peers[i].id);
 		sink->sample(sink, "", &label, 1, snap->peers[i].connected ? 1.0 : 0.0);
+	}
+
+	sink->family(sink, "geoshard_raft_peer_rtt_seconds", METRIC_GAUGE,
+				 "The last round trip of a Raft message to the peer, in seconds; no sample before the first.");
+	for (int i = 0; snap->in_group && i < snap->npeers; i++)
+	{
+		char		id[32];
+		MetricLabel label = {"peer", id};
+
+		if (snap->peers[i].last_rtt_s <= 0)
+			continue;
+		snprintf(id, sizeof(id), UINT64_FORMAT, snap->peers[i].id);
+		sink->sample(sink, "", &label, 1, snap->peers[i].last_rtt_s);
 	}
 }

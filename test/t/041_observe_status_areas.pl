@@ -222,6 +222,8 @@ like($body, qr/^geoshard_cdc_retained_wal_bytes\{sink="pins"\} \d+$/m, '/metrics
 like($body, qr/^# TYPE geoshard_redisview_errors_total counter$/m, '/metrics: view errors are a counter');
 like($body, qr/^geoshard_redisview_builds_total\{view="near"\} \d+$/m, '/metrics: builds per view');
 like($body, qr/^geoshard_raft_peer_connected\{peer="2"\} 1$/m, '/metrics: node 2 is a connected peer');
+like($body, qr/^# TYPE geoshard_raft_peer_rtt_seconds gauge$/m,
+	'/metrics: Raft round trips (whole milliseconds: on loopback often none yet)');
 
 # With every area active, each metric the Grafana dashboard names has samples.
 my %sampled = map { $_ => 1 } $body =~ /^([a-z_]+)(?:\{| )/mg;
