@@ -1,6 +1,7 @@
 # Proves the status page's Raft, CDC and Redis view sections, and the
 # metric families behind them, in a real browser: a two-node Raft group
-# (node 1 bootstraps and leads, node 2 joins), a CDC sink and a Redis view
+# (node 1 bootstraps and leads, node 2 joins and its own page shows node 1
+# as the leader), a CDC sink and a Redis view
 # on a real redis-server, and three regions in three states.  Headless
 # Chromium loads / from node 1: the DOM has every region with its state,
 # both Raft members with node 1 marked leader and node 2 connected, the
@@ -44,10 +45,18 @@ jit = off
 });
 $node->start;
 
+my $port2 = PostgreSQL::Test::Cluster::get_free_port();
 my $node2 = PostgreSQL::Test::Cluster->new('page2');
 $node2->init;
-$node2->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'geoshard'\ngeoshard.node_id = 2\ngeoshard.health_enabled = off\njit = off\n");
+$node2->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'geoshard'
+geoshard.database = 'postgres'
+geoshard.node_id = 2
+geoshard.health_enabled = off
+geoshard.metrics_listen = '127.0.0.1:$port2'
+jit = off
+});
 $node2->start;
 
 my %conninfo;
@@ -151,6 +160,15 @@ ok( poll_until(
 			  && $p =~ $member1 && $p =~ $member2 && $p =~ $sink_row && $p =~ $view_row;
 		}),
 	'the page shows the regions, the Raft members, the sink and the view');
+
+# node 2's own page: it follows, and marks node 1 as the leader
+ok( poll_until(
+		sub {
+			my $p = $http->get("http://127.0.0.1:$port2/")->{content} // '';
+			$p =~ /<tr data-node="2" data-role="follower"><td>2 \(this node\)<\/td>/
+			  && $p =~ /<tr data-node="1" data-role="leader" data-leader="true"><td>1 <span class="leader">/;
+		}),
+	'node 2\'s page shows it following node 1, marked leader');
 
 my $out = $PostgreSQL::Test::Utils::log_path;
 my $profile = "$PostgreSQL::Test::Utils::tmp_check/chromium041";
