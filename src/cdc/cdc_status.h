@@ -29,6 +29,7 @@ typedef enum CdcState
 typedef struct CdcSinkStatus
 {
 	char		sink[NAMEDATALEN];	/* the sink's name */
+	char		slot[NAMEDATALEN];	/* its replication slot (for the metrics' WAL figures) */
 	CdcState	state;
 	char		redis_url[CDC_URL_LEN]; /* masked */
 	char		last_id[CDC_ID_LEN];	/* last event id published or found in Redis; "" none */

@@ -353,6 +353,7 @@ CdcLoadSinks(void *arg)
 		}
 		sink->seen = true;
 		strlcpy(sink->slot, slot, NAMEDATALEN);
+		strlcpy(CdcStatusOf(sink)->slot, slot, NAMEDATALEN);
 		MemoryContextReset(sink->config_context);
 		sink->stream_key = CdcConfigString(sink, stream_key);
 		sink->options = CdcConfigString(sink, options);

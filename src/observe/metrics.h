@@ -18,6 +18,9 @@
 #include "redisview/redisview.h"
 #include "routing/routing_table.h"
 
+/* RAFT_MAX_PEERS, without raft_shmem.h's libraft and latch headers */
+#define RAFT_SNAPSHOT_PEERS		16
+
 typedef enum MetricType
 {
 	METRIC_COUNTER,
@@ -85,11 +88,23 @@ typedef struct HealthSnapshot
 	HealthRegionMetrics regions[ROUTING_MAX_REGIONS];
 } HealthSnapshot;
 
+/* one peer of this node, as the raft worker publishes it */
+typedef struct RaftSnapshotPeer
+{
+	uint64		id;
+	bool		connected;
+	double		last_rtt_s;		/* 0: none measured */
+} RaftSnapshotPeer;
+
 /* the raft area's snapshot: what the raft worker publishes (raft_shmem.h) */
 typedef struct RaftSnapshot
 {
 	bool		in_group;		/* false: no raft group here, no samples */
 	bool		is_leader;
+	int			state;			/* libraft's enum raft_state */
+	uint64		node_id;		/* this node */
+	int			npeers;
+	RaftSnapshotPeer peers[RAFT_SNAPSHOT_PEERS];
 	uint64		term;
 	uint64		commit_index;
 	uint64		applied_index;
@@ -101,8 +116,12 @@ typedef struct RaftSnapshot
 typedef struct CdcSnapshotSink
 {
 	char		sink[NAMEDATALEN];
+	int			state;			/* CdcState */
 	double		lag_s;			/* now minus behind_since at the snapshot; 0 caught up */
 	double		rtt_s;			/* NaN: no exchange yet */
+	bool		has_slot;		/* the slot exists: the two WAL figures are set */
+	uint64		lag_bytes;		/* flush position minus the slot's confirmed position */
+	uint64		retained_bytes; /* write position minus the slot's restart point */
 	uint64		published;
 	uint64		skipped;
 	uint64		errors;
@@ -118,12 +137,15 @@ typedef struct CdcSnapshot
 typedef struct RedisViewSnapshotView
 {
 	char		view[NAMEDATALEN];
+	int			state;			/* RedisViewState */
 	uint64		lag_bytes;
 	double		lag_s;			/* now minus behind_since at the snapshot; 0 caught up */
 	uint64		applied;
 	uint64		skipped;
 	int64		keys;
 	int64		generation;
+	uint64		errors;			/* RedisViewCounts */
+	uint64		builds;
 } RedisViewSnapshotView;
 
 typedef struct RedisViewSnapshot

@@ -1,15 +1,15 @@
 /*
  * src/observe/metrics_redisview.c
  *	  The redisview area's metric families per view: WAL lag in bytes and
- *	  seconds, row changes applied and skipped, keys held and the live
- *	  generation.
+ *	  seconds, row changes applied and skipped, keys held, the live
+ *	  generation, errors and builds.
  *
  * The snapshot copies the redisview worker's published figures (status.c,
  * RedisViewStatusCopy) under the redisview lock, in a backend, and turns
  * behind_since into seconds there; emitting reads only the copy
- * (metrics.h).  The shared figures hold no error or rebuild count, so
- * there are no families for them; the generation counts the builds that
- * went live.
+ * (metrics.h).  Errors and builds are counted where the worker publishes
+ * (status.c, RedisViewCounts): a publication with a new last_error_at or
+ * built_at counts one.
  */
 #include "postgres.h"
 
@@ -26,14 +26,16 @@ RedisViewMetricsSnapshot(void *snapshot)
 {
 	RedisViewSnapshot *snap = snapshot;
 	RedisViewStatus *views = palloc(sizeof(RedisViewStatus) * REDISVIEW_MAX_VIEWS);
+	RedisViewCounts *counts = palloc(sizeof(RedisViewCounts) * REDISVIEW_MAX_VIEWS);
 	TimestampTz now = GetCurrentTimestamp();
 
-	snap->nviews = RedisViewStatusCopy(views);
+	snap->nviews = RedisViewStatusCopy(views, counts);
 	for (int i = 0; i < snap->nviews; i++)
 	{
 		RedisViewSnapshotView *v = &snap->views[i];
 
 		strlcpy(v->view, views[i].view, NAMEDATALEN);
+		v->state = (int) views[i].state;
 		v->lag_bytes = views[i].lag_bytes;
 		v->lag_s = views[i].behind_since == 0 || now <= views[i].behind_since ? 0.0 :
 			(double) (now - views[i].behind_since) / USECS_PER_SEC;
@@ -41,8 +43,11 @@ RedisViewMetricsSnapshot(void *snapshot)
 		v->skipped = views[i].skipped;
 		v->keys = views[i].keys;
 		v->generation = views[i].generation;
+		v->errors = counts[i].errors;
+		v->builds = counts[i].builds;
 	}
 	pfree(views);
+	pfree(counts);
 }
 
 /* one gauge or counter per view */
@@ -90,6 +95,12 @@ RedisViewMetricsEmit(MetricsSink *sink, const void *snapshot)
 						 "Members, rows or keys the view holds in Redis.",
 						 offsetof(RedisViewSnapshotView, keys), 'i');
 	RedisViewEmitPerView(sink, snap, "geoshard_redisview_generation", METRIC_GAUGE,
-						 "The view's live generation in Redis (one more with each build that goes live), 0 before the first.",
+						 "The view's live generation in Redis (from a counter every view's builds share), 0 before the first.",
 						 offsetof(RedisViewSnapshotView, generation), 'i');
+	RedisViewEmitPerView(sink, snap, "geoshard_redisview_errors_total", METRIC_COUNTER,
+						 "Failed passes and errors of the view's keys (each retried, or rebuilt), since the server started.",
+						 offsetof(RedisViewSnapshotView, errors), 'u');
+	RedisViewEmitPerView(sink, snap, "geoshard_redisview_builds_total", METRIC_COUNTER,
+						 "Builds of the view that went live (the first one and every rebuild), since the server started.",
+						 offsetof(RedisViewSnapshotView, builds), 'u');
 }

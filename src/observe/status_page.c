@@ -2,7 +2,9 @@
  * src/observe/status_page.c
  *	  The status page at /: every region on a world map (SVG), coloured by
  *	  its breaker state and sized by its load, a table of the regions, the
- *	  top routing reasons of the last minute; it reloads itself every 5 s.
+ *	  top routing reasons of the last minute, the Raft members with the
+ *	  leader marked, and the lag of each CDC sink and Redis view; it reloads
+ *	  itself every 5 s.
  *
  * One self-contained page: no script, no external asset, so that it works
  * on an isolated network and gives nothing to inject into.  The map is an
@@ -10,7 +12,8 @@
  * country (country_points.c: a representative point and the country's
  * reach), under a 30-degree graticule.  Every region carries
  * data-region and data-state attributes, on its dot and on its table row,
- * for scripts and tests.
+ * and so do Raft members (data-node, data-role, data-leader), sinks
+ * (data-sink) and views (data-view), for scripts and tests.
  *
  * Built in the metrics worker's HTTP thread, which is not a backend: from
  * the published snapshot only, with malloc (NULL when out of memory).
@@ -21,6 +24,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <raft.h>
 
 #include "observe/metrics.h"
 #include "observe/status_page.h"
@@ -260,6 +265,170 @@ PageReasons(HtmlPage *p, const uint64 *recent, int window_s)
 	PageAppend(p, "</section>\n");
 }
 
+/* n bytes, in B, kB, MB or GB (1024-based, as pg_size_pretty) */
+static const char *
+PageBytes(uint64 n, char *out, size_t outlen)
+{
+	if (n < 10 * 1024)
+		snprintf(out, outlen, UINT64_FORMAT " B", n);
+	else if (n < (uint64) 10 * 1024 * 1024)
+		snprintf(out, outlen, "%.0f kB", n / 1024.0);
+	else if (n < (uint64) 10 * 1024 * 1024 * 1024)
+		snprintf(out, outlen, "%.0f MB", n / (1024.0 * 1024.0));
+	else
+		snprintf(out, outlen, "%.1f GB", n / (1024.0 * 1024.0 * 1024.0));
+	return out;
+}
+
+/* as raft_status's role */
+static const char *
+PageRaftRole(int state)
+{
+	switch (state)
+	{
+		case RAFT_FOLLOWER:
+			return "follower";
+		case RAFT_CANDIDATE:
+			return "candidate";
+		case RAFT_LEADER:
+			return "leader";
+		default:
+			return "unavailable";
+	}
+}
+
+/*
+ * The Raft members this node knows: itself and its peers, the leader
+ * marked.  A peer's role is what this node can tell: leader, or member.
+ */
+static void
+PageRaft(HtmlPage *p, const RaftSnapshot *raft)
+{
+	PageAppend(p, "<section id=\"raft\"><h2>Raft</h2>\n");
+	if (!raft->in_group)
+	{
+		PageAppend(p, "<p class=\"muted\">This node is in no Raft group.</p></section>\n");
+		return;
+	}
+	PageAppend(p, "<p>term " UINT64_FORMAT ", commit " UINT64_FORMAT ", applied " UINT64_FORMAT
+			   ", leader changes " UINT64_FORMAT "</p>\n",
+			   raft->term, raft->commit_index, raft->applied_index, raft->leader_changes);
+	if (raft->leader == 0)
+		PageAppend(p, "<p id=\"no-leader\" class=\"open\">no leader known</p>\n");
+	PageAppend(p, "<table id=\"raft-members\"><thead><tr><th>node</th><th>role</th><th>link</th></tr></thead><tbody>\n");
+	PageAppend(p, "<tr data-node=\"" UINT64_FORMAT "\" data-role=\"%s\"%s><td>" UINT64_FORMAT " (this node)%s</td>"
+			   "<td>%s</td><td>-</td></tr>\n",
+			   raft->node_id, PageRaftRole(raft->state),
+			   raft->leader == raft->node_id ? " data-leader=\"true\"" : "", raft->node_id,
+			   raft->leader == raft->node_id ? " <span class=\"leader\">&#9733; leader</span>" : "",
+			   PageRaftRole(raft->state));
+	for (int i = 0; i < raft->npeers; i++)
+	{
+		const RaftSnapshotPeer *peer = &raft->peers[i];
+		bool		leads = peer->id == raft->leader;
+
+		PageAppend(p, "<tr data-node=\"" UINT64_FORMAT "\" data-role=\"%s\"%s><td>" UINT64_FORMAT "%s</td>"
+				   "<td>%s</td><td class=\"%s\">%s",
+				   peer->id, leads ? "leader" : "member", leads ? " data-leader=\"true\"" : "", peer->id,
+				   leads ? " <span class=\"leader\">&#9733; leader</span>" : "",
+				   leads ? "leader" : "member", peer->connected ? "connected" : "disconnected",
+				   peer->connected ? "connected" : "disconnected");
+		if (peer->connected && peer->last_rtt_s > 0)
+			PageAppend(p, ", %.1f ms", 1000.0 * peer->last_rtt_s);
+		PageAppend(p, "</td></tr>\n");
+	}
+	PageAppend(p, "</tbody></table></section>\n");
+}
+
+static const char *const cdc_state_names[] = {"starting", "streaming", "retrying", "paused", "disabled"};
+static const char *const view_state_names[] = {"starting", "building", "streaming", "retrying", "disabled"};
+
+StaticAssertDecl(lengthof(cdc_state_names) == CDC_STATE_DISABLED + 1, "a name for each CdcState");
+StaticAssertDecl(lengthof(view_state_names) == REDISVIEW_STATE_DISABLED + 1, "a name for each RedisViewState");
+
+/* a state's name from a table of n, "unknown" out of range */
+static const char *
+PageStateName(const char *const *names, int n, int state)
+{
+	return state >= 0 && state < n ? names[state] : "unknown";
+}
+
+/* seconds behind, as text */
+static const char *
+PageLag(double lag_s, char *out, size_t outlen)
+{
+	if (lag_s <= 0)
+		strlcpy(out, "caught up", outlen);
+	else if (lag_s < 120)
+		snprintf(out, outlen, "%.1f s", lag_s);
+	else
+		snprintf(out, outlen, "%.0f min", lag_s / 60.0);
+	return out;
+}
+
+/* CDC sinks: how far behind each is, in time and WAL, and what its slot keeps */
+static void
+PageCdc(HtmlPage *p, const CdcSnapshot *cdc)
+{
+	char		name[NAMEDATALEN * 6];
+	char		lag[32];
+	char		bytes[32];
+	char		retained[32];
+
+	PageAppend(p, "<section id=\"cdc\"><h2>CDC sinks</h2>\n");
+	if (cdc->nsinks == 0)
+	{
+		PageAppend(p, "<p class=\"muted\">No CDC sink.</p></section>\n");
+		return;
+	}
+	PageAppend(p, "<table id=\"cdc-sinks\"><thead><tr><th>sink</th><th>state</th><th>lag</th>"
+			   "<th>WAL behind</th><th>WAL kept</th><th>errors</th></tr></thead><tbody>\n");
+	for (int i = 0; i < cdc->nsinks; i++)
+	{
+		const CdcSnapshotSink *s = &cdc->sinks[i];
+		const char *state = PageStateName(cdc_state_names, lengthof(cdc_state_names), s->state);
+
+		Html(s->sink, name, sizeof(name));
+		PageAppend(p, "<tr data-sink=\"%s\" data-state=\"%s\" data-lag-seconds=\"%.3f\"><td>%s</td>"
+				   "<td class=\"%s\">%s</td><td>%s</td><td>%s</td><td>%s</td><td>" UINT64_FORMAT "</td></tr>\n",
+				   name, state, s->lag_s, name, state, state, PageLag(s->lag_s, lag, sizeof(lag)),
+				   s->has_slot ? PageBytes(s->lag_bytes, bytes, sizeof(bytes)) : "no slot",
+				   s->has_slot ? PageBytes(s->retained_bytes, retained, sizeof(retained)) : "-",
+				   s->errors);
+	}
+	PageAppend(p, "</tbody></table></section>\n");
+}
+
+/* Redis views: how far behind each is, and how big */
+static void
+PageViews(HtmlPage *p, const RedisViewSnapshot *rv)
+{
+	char		name[NAMEDATALEN * 6];
+	char		lag[32];
+	char		bytes[32];
+
+	PageAppend(p, "<section id=\"views\"><h2>Redis views</h2>\n");
+	if (rv->nviews == 0)
+	{
+		PageAppend(p, "<p class=\"muted\">No Redis view.</p></section>\n");
+		return;
+	}
+	PageAppend(p, "<table id=\"redis-views\"><thead><tr><th>view</th><th>state</th><th>lag</th>"
+			   "<th>WAL behind</th><th>keys</th><th>errors</th></tr></thead><tbody>\n");
+	for (int i = 0; i < rv->nviews; i++)
+	{
+		const RedisViewSnapshotView *v = &rv->views[i];
+		const char *state = PageStateName(view_state_names, lengthof(view_state_names), v->state);
+
+		Html(v->view, name, sizeof(name));
+		PageAppend(p, "<tr data-view=\"%s\" data-state=\"%s\" data-lag-seconds=\"%.3f\"><td>%s</td>"
+				   "<td class=\"%s\">%s</td><td>%s</td><td>%s</td><td>" INT64_FORMAT "</td><td>" UINT64_FORMAT "</td></tr>\n",
+				   name, state, v->lag_s, name, state, state, PageLag(v->lag_s, lag, sizeof(lag)),
+				   PageBytes(v->lag_bytes, bytes, sizeof(bytes)), v->keys, v->errors);
+	}
+	PageAppend(p, "</tbody></table></section>\n");
+}
+
 /*
  * The page, in a malloc'd buffer the caller frees (NULL when out of
  * memory): recent_reasons[ROUTE_REASON_COUNT] are the route_region calls
@@ -295,7 +464,7 @@ StatusPageFormat(const void *snapshot, const uint64 *recent_reasons, int window_
 			   "body{margin:0;font:14px/1.4 system-ui,sans-serif;background:#0f1720;color:#dde4ea}"
 			   "header{display:flex;gap:1.5em;align-items:baseline;padding:.8em 1.2em;background:#16212d}"
 			   "h1{font-size:20px;margin:0}h2{font-size:15px;margin:.2em 0 .6em}"
-			   "main{display:grid;grid-template-columns:minmax(0,3fr) minmax(16em,1fr);gap:1em;padding:1em}"
+			   "main{display:grid;grid-template-columns:minmax(0,5fr) minmax(28em,2fr);gap:1em;padding:1em}"
 			   "svg{width:100%%;height:auto;border-radius:6px}.sea{fill:#122334}"
 			   ".land circle{fill:#2a3d50;opacity:.55}.grid line{stroke:#2c4257;stroke-width:.5}"
 			   ".region circle{stroke:#0f1720;stroke-width:1.5;opacity:.9}.region text{fill:#dde4ea;font-size:12px}"
@@ -307,7 +476,11 @@ StatusPageFormat(const void *snapshot, const uint64 *recent_reasons, int window_
 			   "section{background:#16212d;border-radius:6px;padding:.8em;margin-bottom:1em}"
 			   ".bar{display:flex;gap:.5em;align-items:center}.bar .name{width:12em}"
 			   ".bar .fill{height:.8em;background:#4c8dd6;border-radius:2px}.muted{color:#7b8794}"
-			   ".panic{color:#e5484d;font-weight:bold}\n</style></head>\n<body>\n");
+			   ".panic{color:#e5484d;font-weight:bold}"
+			   "td.streaming,td.connected{color:#35b36b}td.retrying,td.disconnected,p.open{color:#e5484d}"
+			   "td.starting,td.building,td.paused{color:#e5a823}.leader{color:#e5a823;font-weight:bold}"
+			   "tr[data-leader] td:first-child{font-weight:bold}section table{font-size:13px}section td,section th{padding:.25em .3em}"
+			   "section th{white-space:nowrap}\n</style></head>\n<body>\n");
 	PageAppend(&p, "<header><h1>geoshard</h1><span id=\"summary\">%d regions: %d closed, %d half-open, %d open, %d out of routing</span>",
 			   n, counts[0], counts[1], counts[2], counts[3]);
 	if (health->panic)
@@ -317,13 +490,10 @@ StatusPageFormat(const void *snapshot, const uint64 *recent_reasons, int window_
 	PageTable(&p, regions, n);
 	PageAppend(&p, "</div><div>\n");
 	PageReasons(&p, recent_reasons, window_s);
-	/* areas to come: their sections go here (docs/observe.md) */
-	/* not drawn yet: the page says where the figures are */
-	PageAppend(&p, "<section id=\"raft\"><h2>Raft</h2><p class=\"muted\">Not on this page yet: "
-			   "geoshard_raft_* in /metrics, the view geoshard.raft_status.</p></section>\n"
-			   "<section id=\"cdc\"><h2>CDC and Redis views</h2><p class=\"muted\">Not on this page yet: "
-			   "geoshard_cdc_* and geoshard_redisview_* in /metrics, the views geoshard.cdc_status and "
-			   "geoshard.redisview_status.</p></section>\n");
+	/* each area's section (docs/observe.md) */
+	PageRaft(&p, MetricsAreaSnapshot(snapshot, "raft"));
+	PageCdc(&p, MetricsAreaSnapshot(snapshot, "cdc"));
+	PageViews(&p, MetricsAreaSnapshot(snapshot, "redisview"));
 	PageAppend(&p, "</div></main>\n</body></html>\n");
 
 	free(regions);

@@ -49,9 +49,19 @@ typedef struct RedisViewStatus
 	TimestampTz last_error_at;
 } RedisViewStatus;
 
+/*
+ * Counts kept beside each published view (status.c, RedisViewStatusPublish)
+ * for the metrics: they survive restarts of the worker, not of the server.
+ */
+typedef struct RedisViewCounts
+{
+	uint64		errors;			/* publications with a new last_error_at */
+	uint64		builds;			/* publications with a new built_at: builds gone live */
+} RedisViewCounts;
+
 extern Size RedisViewShmemSize(void);
 extern void RedisViewShmemInit(void *shared, bool found, LWLockPadded *locks);
 extern void RedisViewStatusPublish(const RedisViewStatus *views, int n);
-extern int	RedisViewStatusCopy(RedisViewStatus *out);
+extern int	RedisViewStatusCopy(RedisViewStatus *out, RedisViewCounts *counts);
 
 #endif							/* GEOSHARD_REDISVIEW_REDISVIEW_H */

@@ -23,6 +23,7 @@ typedef struct RedisViewShared
 	LWLock	   *lock;			/* guards the fields below */
 	int			nviews;
 	RedisViewStatus views[REDISVIEW_MAX_VIEWS];
+	RedisViewCounts counts[REDISVIEW_MAX_VIEWS];	/* counts[i] is views[i]'s */
 } RedisViewShared;
 
 static RedisViewShared *redisview_shared = NULL;
@@ -44,6 +45,39 @@ RedisViewShmemInit(void *shared, bool found, LWLockPadded *locks)
 	}
 }
 
+/*
+ * The counts of the n views about to be published, from the views
+ * published before (lock held exclusively): a view's errors grow when its
+ * last_error_at moved, its builds when its built_at moved.  A view is
+ * matched by name, as the worker may reorder them; a restarted worker
+ * publishes zeros, which move nothing.
+ */
+static void
+RedisViewCountsUpdate(const RedisViewStatus *views, int n)
+{
+	RedisViewCounts counts[REDISVIEW_MAX_VIEWS];
+
+	for (int i = 0; i < n; i++)
+	{
+		const RedisViewStatus *before = NULL;
+
+		memset(&counts[i], 0, sizeof(RedisViewCounts));
+		for (int j = 0; j < redisview_shared->nviews; j++)
+			if (strcmp(redisview_shared->views[j].view, views[i].view) == 0)
+			{
+				before = &redisview_shared->views[j];
+				counts[i] = redisview_shared->counts[j];
+				break;
+			}
+		if (views[i].last_error_at != 0 &&
+			(before == NULL || views[i].last_error_at != before->last_error_at))
+			counts[i].errors++;
+		if (views[i].built_at != 0 && (before == NULL || views[i].built_at != before->built_at))
+			counts[i].builds++;
+	}
+	memcpy(redisview_shared->counts, counts, sizeof(RedisViewCounts) * n);
+}
+
 /* Replace the published figures by the worker's n views. */
 void
 RedisViewStatusPublish(const RedisViewStatus *views, int n)
@@ -52,18 +86,19 @@ RedisViewStatusPublish(const RedisViewStatus *views, int n)
 		return;
 	n = Min(n, REDISVIEW_MAX_VIEWS);
 	LWLockAcquire(redisview_shared->lock, LW_EXCLUSIVE);
+	RedisViewCountsUpdate(views, n);
 	memcpy(redisview_shared->views, views, sizeof(RedisViewStatus) * n);
 	redisview_shared->nviews = n;
 	LWLockRelease(redisview_shared->lock);
 }
 
 /*
- * Copy the published figures of every view into out (REDISVIEW_MAX_VIEWS
- * long) and return how many there are; 0 without shared memory.  For the
- * metrics.
+ * Copy the published figures and counts of every view into out and counts
+ * (REDISVIEW_MAX_VIEWS long) and return how many there are; 0 without
+ * shared memory.  For the metrics.
  */
 int
-RedisViewStatusCopy(RedisViewStatus *out)
+RedisViewStatusCopy(RedisViewStatus *out, RedisViewCounts *counts)
 {
 	int			n;
 
@@ -72,6 +107,7 @@ RedisViewStatusCopy(RedisViewStatus *out)
 	LWLockAcquire(redisview_shared->lock, LW_SHARED);
 	n = redisview_shared->nviews;
 	memcpy(out, redisview_shared->views, sizeof(RedisViewStatus) * n);
+	memcpy(counts, redisview_shared->counts, sizeof(RedisViewCounts) * n);
 	LWLockRelease(redisview_shared->lock);
 	return n;
 }

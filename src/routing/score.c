@@ -205,6 +205,8 @@ RouteDecide(const RoutingTable *table, const RouteClient *client, RouteDecision 
 	bool		fenced = RouteApplyFences(table, client, decision, allowed);
 	RouteOrigin origin = {0};
 	int			best = -1;
+	int			nearest = -1;
+	double		nearest_ms = 0;
 
 	if (client->has_location)
 		RouteOriginInit(&origin, client->lat, client->lon);
@@ -265,7 +267,14 @@ RouteDecide(const RoutingTable *table, const RouteClient *client, RouteDecision 
 		if (c->exclusion == ROUTE_ELIGIBLE &&
 			(best < 0 || RouteBefore(c, &decision->candidates[best])))
 			best = i;
+		/* for RouteReasonOf's common case; in slot order, so ties keep the lower slot */
+		if (r->enabled && c->has_latency && (nearest < 0 || c->latency_ms < nearest_ms))
+		{
+			nearest = i;
+			nearest_ms = c->latency_ms;
+		}
 	}
+	decision->nearest_enabled = nearest;
 	decision->ncandidates = table->nregions;
 	decision->winner = best;
 }
@@ -338,28 +347,16 @@ RouteReasonOf(const RoutingTable *table, const RouteClient *client, const RouteD
 	 * no default region, a located client, and no enabled region nearer
 	 * than the winner.  The winner is then both the nearest allowed and the
 	 * nearest eligible region, and the rules below end in lowest_latency.
-	 * RouteNearer(c, winner) for every region, written without branches
-	 * (bitwise on bools), where the loop below keeps three running
-	 * minimums.  Without fences, a region is enabled unless its exclusion is
-	 * ROUTE_DISABLED (RouteDecide tests disabled first).
+	 * RouteDecide found the nearest enabled region (RouteNearer's order)
+	 * while it scored them: a second pass over the candidates here cost
+	 * route_region about 4% (docs/benchmarks.md, "Metrics overhead").
+	 * Without fences, a region is enabled unless its exclusion is
+	 * ROUTE_DISABLED.
 	 */
 	if (decision->nfences == 0 && decision->default_slot < 0 && winner->has_latency &&
-		!winner->over_capacity && !client->from_country)
-	{
-		double		latency = winner->latency_ms;
-		int			slot = winner->slot;
-		bool		nearer = false;
-
-		for (int i = 0; i < decision->ncandidates; i++)
-		{
-			const RouteCandidate *c = &decision->candidates[i];
-
-			nearer |= (c->exclusion != ROUTE_DISABLED) & c->has_latency &
-				((c->latency_ms < latency) | ((c->latency_ms == latency) & (c->slot < slot)));
-		}
-		if (!nearer)
-			return ROUTE_REASON_LOWEST_LATENCY;
-	}
+		!winner->over_capacity && !client->from_country &&
+		decision->nearest_enabled == decision->winner)
+		return ROUTE_REASON_LOWEST_LATENCY;
 
 	for (int i = 0; i < decision->ncandidates; i++)
 	{

@@ -75,6 +75,8 @@ typedef struct RouteDecision
 	int			ncandidates;	/* = regions in the table, in slot order */
 	RouteCandidate candidates[ROUTING_MAX_REGIONS];
 	int			winner;			/* index into candidates, or -1 */
+	int			nearest_enabled;	/* the enabled candidate with a latency, the
+									 * lowest (then the lowest slot), or -1 */
 	int			default_slot;	/* geoshard.default_region, when it was
 								 * considered (no location, no measurement)
 								 * and exists; else -1 */

@@ -82,3 +82,41 @@ BEGIN
 	PERFORM set_config('geoshard.metrics_enabled', 'on', false);
 END
 $$;
+
+-- The concurrent phase (metrics.sh, after the rounds above): pgbench
+-- clients each run batches of route_region over the first :batch clients,
+-- each batch with counting on, off, on again, or the plain scan of the same
+-- rows (variant 1, 0, 2, 3) drawn at random, so that every variant meets
+-- the same machine at the same moments; each batch records its wall time
+-- and the backend's CPU time at its start.  The kernel updates a running
+-- task's CPU time (/proc/self/schedstat) only at ticks and switches, so a
+-- batch of a few ms cannot be timed from its own start and end; the report
+-- takes the distance between the starts of a backend's consecutive batches
+-- instead, which holds the whole transaction (the backend blocks on the
+-- next query in between, and that switch brings the figure up to date).
+CREATE TABLE bench.batch AS SELECT ip FROM bench.clients LIMIT :batch;
+VACUUM ANALYZE bench.batch;
+CREATE UNLOGGED TABLE bench.batch_timings (
+	id bigserial, round int, clients int, variant text, pid int, ms float8, cpu_start_ns bigint);
+
+-- One batch of the given variant.
+CREATE FUNCTION bench.run_batch(round int, clients int, variant int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	cpu_started bigint;
+	started timestamptz;
+	n bigint;
+BEGIN
+	PERFORM set_config('geoshard.metrics_enabled', CASE WHEN variant = 0 THEN 'off' ELSE 'on' END, false);
+	cpu_started := bench.cpu_ns();
+	started := clock_timestamp();
+	IF variant = 3 THEN
+		SELECT count(ip) INTO n FROM bench.batch;
+	ELSE
+		SELECT count(route_region(ip)) INTO n FROM bench.batch;
+	END IF;
+	INSERT INTO bench.batch_timings (round, clients, variant, pid, ms, cpu_start_ns)
+		VALUES (round, clients, (ARRAY['off', 'on', 'on_again', 'scan'])[variant + 1], pg_backend_pid(),
+				extract(epoch FROM clock_timestamp() - started) * 1000, cpu_started);
+END
+$$;
