@@ -24,6 +24,9 @@ packages=(
 	# observe: the metrics worker's HTTP server, the Prometheus that scrapes it (030),
 	# the browser that loads the status page (031); curl for make demo
 	libmicrohttpd-dev prometheus chromium curl
+	# raft: the partition test (038) puts nodes in network namespaces of its own
+	# (ip netns, veth pairs, a bridge) inside an unprivileged user namespace (unshare)
+	iproute2 util-linux
 )
 
 # The raft area links with libraft 0.22 (cowsql/raft) from bookworm-backports:
