@@ -50,8 +50,8 @@ SECONDS = int(os.environ.get("BENCH_RAFT_SECONDS", "10"))
 PGPORT = int(os.environ.get("BENCH_RAFT_PGPORT", "55530"))
 ETCDPORT = int(os.environ.get("BENCH_RAFT_ETCDPORT", "23790"))
 ETCD = os.environ.get("BENCH_RAFT_ETCD", "/usr/bin/etcd")
-HEARTBEAT_MS = 30
-ELECTION_MS = 150
+HEARTBEAT_MS = int(os.environ.get("BENCH_RAFT_HEARTBEAT_MS", "30"))
+ELECTION_MS = int(os.environ.get("BENCH_RAFT_ELECTION_MS", "150"))
 CLIENTS = [1, 16, 64]
 
 

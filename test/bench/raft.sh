@@ -14,8 +14,9 @@
 # Knobs (environment): BENCH_RAFT_OPS (2000 calls per system),
 # BENCH_RAFT_TRIALS (50 failovers per system), BENCH_RAFT_SECONDS (10 per
 # throughput run), BENCH_RAFT_PGPORT (55530: ports +1..+3 and +9),
-# BENCH_RAFT_ETCDPORT (23790: ports +1..+3 and +11..+13), BENCH_KEEP=1 keeps
-# the scratch directory.
+# BENCH_RAFT_ETCDPORT (23790: ports +1..+3 and +11..+13),
+# BENCH_RAFT_HEARTBEAT_MS and BENCH_RAFT_ELECTION_MS (30 and 150, geoshard's
+# defaults; both systems get them), BENCH_KEEP=1 keeps the scratch directory.
 set -Eeuo pipefail
 trap 'echo "geoshard raft bench: failed at line $LINENO: $BASH_COMMAND" >&2; exit 2' ERR
 
@@ -49,4 +50,5 @@ cd "$WORK"
 	BENCH_RAFT_OPS="${BENCH_RAFT_OPS:-2000}" BENCH_RAFT_TRIALS="${BENCH_RAFT_TRIALS:-50}" \
 	BENCH_RAFT_SECONDS="${BENCH_RAFT_SECONDS:-10}" BENCH_RAFT_PGPORT="${BENCH_RAFT_PGPORT:-55530}" \
 	BENCH_RAFT_ETCDPORT="${BENCH_RAFT_ETCDPORT:-23790}" \
+	BENCH_RAFT_HEARTBEAT_MS="${BENCH_RAFT_HEARTBEAT_MS:-30}" BENCH_RAFT_ELECTION_MS="${BENCH_RAFT_ELECTION_MS:-150}" \
 	/usr/bin/python3 "$SRC/test/bench/raft.py" | tee "$out"
