@@ -46,6 +46,8 @@ sub new_node
 		CREATE ROLE geoshard_raft LOGIN;
 		GRANT USAGE ON SCHEMA geoshard TO geoshard_raft;
 		GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;
+		-- followers forward proposals to the leader through raft_forward, where it exists
+		DO $$ BEGIN IF to_regprocedure('geoshard.raft_forward(bytea)') IS NOT NULL THEN GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft; END IF; END $$;
 	});
 	$n->{raft_conninfo} = "host=$host port=" . $n->port . " dbname=postgres user=geoshard_raft";
 	$node{$id} = $n;

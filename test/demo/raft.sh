@@ -84,7 +84,9 @@ CONF
 	sql "$i" "CREATE EXTENSION geoshard;
 	          CREATE ROLE geoshard_raft LOGIN;
 	          GRANT USAGE ON SCHEMA geoshard TO geoshard_raft;
-	          GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;" >/dev/null
+	          GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;
+	          -- followers forward proposals to the leader through raft_forward, where it exists
+	          DO \$\$ BEGIN IF to_regprocedure('geoshard.raft_forward(bytea)') IS NOT NULL THEN GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft; END IF; END \$\$;" >/dev/null
 done
 
 echo
