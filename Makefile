@@ -231,7 +231,9 @@ bench_ratelimit = ratelimit.sh
 bench_redisview = redisview.sh
 # route_region with and without the metrics counters
 bench_metrics = metrics.sh
-BENCH_AREAS = core routing health cdc ratelimit redisview metrics
+# raft commit latency and failover beside a single node and etcd; throughput
+bench_raft = raft.sh
+BENCH_AREAS = core routing health cdc ratelimit redisview metrics raft
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 

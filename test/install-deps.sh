@@ -24,6 +24,11 @@ packages=(
 	# observe: the metrics worker's HTTP server, the Prometheus that scrapes it (030),
 	# the browser that loads the status page (031); curl for make demo
 	libmicrohttpd-dev prometheus chromium curl
+	# raft: the partition test (038) puts nodes in network namespaces of its own
+	# (ip netns, veth pairs, a bridge) inside an unprivileged user namespace (unshare)
+	iproute2 util-linux
+	# the raft benchmark's peer (a three-member etcd 3.4 cluster) and its Python clients
+	etcd-server python3-etcd3 python3-psycopg2
 )
 
 # The raft area links with libraft 0.22 (cowsql/raft) from bookworm-backports:

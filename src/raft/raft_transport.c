@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include <poll.h>
 #include <time.h>
 
 #include "catalog/pg_type.h"
@@ -445,6 +446,27 @@ read_results(Peer *p, uint64 now)
 	return true;
 }
 
+/*
+ * Is a connecting peer's socket ready for what PQconnectPoll last asked for?
+ * libpq must be polled only then: polled while connect() is still in
+ * progress, it takes the connection for made and blocks in its startup
+ * packet's send until the connection completes or fails (seconds when the
+ * peer's host does not answer ARP).  An error or hang-up counts as ready, so
+ * that PQconnectPoll reports it.
+ */
+static bool
+connect_ready(Peer *p)
+{
+	struct pollfd pfd;
+
+	pfd.fd = PQsocket(p->conn);
+	if (pfd.fd < 0)
+		return true;
+	pfd.events = p->poll == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) != 0;
+}
+
 /* Advance every connection: connect, send what is queued, read answers. */
 void
 RaftTransportPump(uint64 now)
@@ -457,7 +479,8 @@ RaftTransportPump(uint64 now)
 			start_connect(p, now);
 		if (p->state == PEER_CONNECTING)
 		{
-			p->poll = PQconnectPoll(p->conn);
+			if (connect_ready(p))
+				p->poll = PQconnectPoll(p->conn);
 			if (p->poll == PGRES_POLLING_OK)
 			{
 				if (PQsetnonblocking(p->conn, 1) != 0)

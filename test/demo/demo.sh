@@ -8,8 +8,9 @@
 # GEOSHARD_DEMO_DIR (default /tmp/geoshard-demo) and GEOSHARD_DEMO_PORT
 # (default 5488) choose where it lives; a loopback redis-server for the CDC
 # and Redis view parts listens on GEOSHARD_DEMO_REDIS_PORT (default 5489), and the metrics worker
-# serves /metrics and the status page on GEOSHARD_DEMO_METRICS_PORT (default 9188).  As root, the server and psql run as
-# the unprivileged postgres user.
+# serves /metrics and the status page on GEOSHARD_DEMO_METRICS_PORT (default 9188).  The raft part's three
+# nodes listen on GEOSHARD_DEMO_RAFT_PORT (default 5490) and the two ports after it.  As root, the server
+# and psql run as the unprivileged postgres user.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +20,7 @@ DIR=${GEOSHARD_DEMO_DIR:-/tmp/geoshard-demo}
 PORT=${GEOSHARD_DEMO_PORT:-5488}
 REDIS_PORT=${GEOSHARD_DEMO_REDIS_PORT:-5489}
 METRICS_PORT=${GEOSHARD_DEMO_METRICS_PORT:-9188}
+RAFT_PORT=${GEOSHARD_DEMO_RAFT_PORT:-5490}
 
 if [ "$(id -u)" -eq 0 ]; then
 	RUNAS=(runuser -u postgres --)
@@ -69,6 +71,7 @@ CONF
 	PG_CONFIG="$PG_CONFIG" "$HERE/failover.sh" "$DIR" "$PORT"
 	PG_CONFIG="$PG_CONFIG" "$HERE/cdc.sh" "$DIR" "$PORT" "$REDIS_PORT"
 	PG_CONFIG="$PG_CONFIG" "$HERE/redisview.sh" "$DIR" "$PORT" "$REDIS_PORT"
+	PG_CONFIG="$PG_CONFIG" "$HERE/raft.sh" start "$DIR" "$RAFT_PORT"
 	echo
 	echo "Status page: http://127.0.0.1:$METRICS_PORT/ (docs/observe.md); the routing metrics:"
 	echo "  curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep '^geoshard_route_decisions_total'"
@@ -82,6 +85,7 @@ CONF
 	else
 		echo "  $PGBIN/psql -h $DIR -p $PORT -d geoshard_demo   # or -d tour"
 	fi
+	echo "The raft group's three nodes listen on ports $RAFT_PORT-$((RAFT_PORT + 2)) (socket directory $DIR/raft)."
 	echo "Stop it with: make demo-stop"
 	;;
 stop)
@@ -89,6 +93,7 @@ stop)
 	if [ -f "$DIR/endpoints.pids" ]; then
 		while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$DIR/endpoints.pids"
 	fi
+	PG_CONFIG="$PG_CONFIG" "$HERE/raft.sh" stop "$DIR"
 	if [ -f "$DIR/data/postmaster.pid" ]; then
 		run pg_ctl -D "$DIR/data" -m fast -w stop >/dev/null
 	fi
