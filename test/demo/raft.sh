@@ -105,16 +105,14 @@ done
 
 follower=$(for i in 1 2 3; do [ "$i" = "$leader" ] || echo "$i"; done | head -n 1)
 echo
-echo "== a replicated setting changed on follower $follower appears on all three"
+echo "== a setting and a region, changed on follower $follower, appear on all three"
+echo "   (the follower forwards each proposal to the leader and returns once it applied it itself)"
 echo "n$follower=# SELECT geoshard.raft_set_setting('demo.greeting', 'hello from node $follower');"
-if ! sql "$follower" "SELECT geoshard.raft_set_setting('demo.greeting', 'hello from node $follower')" >/dev/null 2>"$DIR/follower.err"; then
-	# until proposals are forwarded to the leader, a follower names the leader instead
-	sed 's/^/  /' "$DIR/follower.err"
-	echo "(this build does not forward a follower's proposals: made on leader $leader instead)"
-	sql "$leader" "SELECT geoshard.raft_set_setting('demo.greeting', 'hello from node $follower')" >/dev/null
-fi
+sql "$follower" "SELECT geoshard.raft_set_setting('demo.greeting', 'hello from node $follower')" >/dev/null
+echo "n$follower=# SELECT geoshard.add_region('eu-central', 50.11, 8.68, 'Frankfurt');"
+sql "$follower" "SELECT geoshard.add_region('eu-central', 50.11, 8.68, 'Frankfurt')" >/dev/null
 for i in 1 2 3; do
-	echo "node $i: $(settings_of "$i")"
+	echo "node $i: $(settings_of "$i"); regions: $(sql "$i" "SELECT string_agg(id || ' (' || name || ')', ', ' ORDER BY id) FROM geoshard.regions")"
 done
 
 echo
