@@ -14,8 +14,11 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use RaftTest qw();
 
-my %node;
+# the nodes, shared with RaftTest's leader helpers
+our %node;
+*node = \%RaftTest::node;
 my %conninfo;
 
 sub new_node
@@ -65,53 +68,6 @@ $node{$_} = new_node($_) foreach (1, 2, 3);
 	$node{1}->safe_psql('postgres', 'DROP EXTENSION geoshard_fuzz');
 }
 
-# Which node does each live node see as leader?  Returns the leader's id once
-# every given node agrees on one of them that calls itself leader, else undef.
-sub agreed_leader
-{
-	my @ids = @_;
-	my %seen;
-	foreach my $id (@ids)
-	{
-		my ($ret, $out) = $node{$id}->psql('postgres',
-			"SELECT role || ' ' || coalesce(leader, 0) FROM geoshard.raft_status");
-		return undef if $ret != 0 || $out eq '';
-		my ($role, $leader) = split / /, $out;
-		return undef if $leader == 0 || ($role eq 'leader') != ($leader == $id);
-		$seen{$leader} = 1;
-	}
-	my @leaders = keys %seen;
-	return undef unless @leaders == 1 && grep { $_ == $leaders[0] } @ids;
-	return $leaders[0];
-}
-
-sub wait_leader
-{
-	my @ids = @_;
-	foreach (1 .. 600)
-	{
-		my $l = agreed_leader(@ids);
-		return $l if defined $l;
-		select(undef, undef, undef, 0.1);
-	}
-	return undef;
-}
-
-# Run a proposal on the current leader, retrying while leadership moves.
-sub propose
-{
-	my ($sql, @ids) = @_;
-	foreach (1 .. 100)
-	{
-		my $l = wait_leader(@ids);
-		next unless defined $l;
-		my ($ret, $out, $err) = $node{$l}->psql('postgres', $sql);
-		return $out if $ret == 0;
-		die "proposal failed: $err" unless $err =~ /not the raft leader|no leader|leadership changed/;
-	}
-	die "no leader accepted: $sql";
-}
-
 sub table_dump
 {
 	my ($n) = @_;
@@ -138,7 +94,7 @@ sub wait_same
 my $cluster_id = $node{1}->safe_psql('postgres',
 	"SELECT geoshard.raft_bootstrap('n1', '$conninfo{1}')");
 like($cluster_id, qr/^[0-9a-f-]{36}$/, 'bootstrap returns a cluster id');
-is(wait_leader(1), 1, 'the founding node leads its group of one');
+is(RaftTest::wait_leader(1), 1, 'the founding node leads its group of one');
 my ($ret, $out, $err) = $node{1}->psql('postgres', "SELECT geoshard.raft_bootstrap('n1', '$conninfo{1}')");
 like($err, qr/already in a raft group/, 'a second bootstrap is refused');
 
@@ -153,9 +109,9 @@ $node{3}->safe_psql('postgres', 'DELETE FROM geoshard.settings');
 foreach my $id (2, 3)
 {
 	$node{$id}->safe_psql('postgres', "SELECT geoshard.raft_join('$cluster_id')");
-	propose("SELECT geoshard.raft_add_node($id, 'n$id', '$conninfo{$id}')", grep { $_ < $id } 1 .. 3);
+	RaftTest::propose("SELECT geoshard.raft_add_node($id, 'n$id', '$conninfo{$id}')", grep { $_ < $id } 1 .. 3);
 }
-my $leader = wait_leader(1, 2, 3);
+my $leader = RaftTest::wait_leader(1, 2, 3);
 ok(defined $leader, 'a leader is elected among three');
 foreach my $id (1, 2, 3)
 {
@@ -166,13 +122,13 @@ foreach my $id (1, 2, 3)
 }
 
 # 3. A setting proposed on the leader is applied on all three.
-my $index = propose("SELECT geoshard.raft_set_setting('breaker.failures', '5')", 1, 2, 3);
+my $index = RaftTest::propose("SELECT geoshard.raft_set_setting('breaker.failures', '5')", 1, 2, 3);
 ok($index > 0, 'the proposal returns its log index');
-is($node{ wait_leader(1, 2, 3) }->safe_psql('postgres', q{SELECT value FROM geoshard.settings WHERE key = 'breaker.failures'}),
+is($node{ RaftTest::wait_leader(1, 2, 3) }->safe_psql('postgres', q{SELECT value FROM geoshard.settings WHERE key = 'breaker.failures'}),
 	'5', 'read-your-writes on the leader');
 wait_same('first setting', 'breaker.failures=5', 1, 2, 3);
 
-$leader = wait_leader(1, 2, 3);
+$leader = RaftTest::wait_leader(1, 2, 3);
 my ($follower) = grep { $_ != $leader } 1, 2, 3;
 # a follower forwards a proposal to the leader and returns once it applied it
 ($ret, $out, $err) = $node{$follower}->psql('postgres',
@@ -195,11 +151,11 @@ foreach my $id ($leader, $follower)
 my $term = $node{$leader}->safe_psql('postgres', 'SELECT term FROM geoshard.raft_status');
 $node{$leader}->kill9;
 my @alive = grep { $_ != $leader } 1, 2, 3;
-my $new_leader = wait_leader(@alive);
+my $new_leader = RaftTest::wait_leader(@alive);
 ok(defined $new_leader && $new_leader != $leader, "a new leader ($new_leader) replaces the killed one ($leader)");
 cmp_ok($node{$new_leader}->safe_psql('postgres', 'SELECT term FROM geoshard.raft_status'),
 	'>', $term, 'in a later term');
-propose("SELECT geoshard.raft_set_setting('breaker.cooldown', '7000')", @alive);
+RaftTest::propose("SELECT geoshard.raft_set_setting('breaker.cooldown', '7000')", @alive);
 wait_same('after failover', 'breaker.cooldown=7000,breaker.failures=5', @alive);
 
 # 5. The killed node restarts and catches up.
@@ -213,7 +169,7 @@ foreach (1 .. 300)
 	select(undef, undef, undef, 0.1);
 }
 ok($restarted, "the killed node $leader restarts");
-propose("SELECT geoshard.raft_set_setting('breaker.failures', NULL)", 1, 2, 3);
+RaftTest::propose("SELECT geoshard.raft_set_setting('breaker.failures', NULL)", 1, 2, 3);
 wait_same('after the restart', 'breaker.cooldown=7000', 1, 2, 3);
 foreach my $id (1, 2, 3)
 {
@@ -229,7 +185,7 @@ is( $node{$leader}->safe_psql('postgres',
 	'the restarted node stored every entry it applied');
 
 # 5b. Leadership moves on request, to voters only.
-$leader = wait_leader(1, 2, 3);
+$leader = RaftTest::wait_leader(1, 2, 3);
 my ($to) = grep { $_ != $leader } 1, 2, 3;
 ($ret, $out, $err) = $node{$leader}->psql('postgres', 'SELECT geoshard.raft_transfer_leadership(99)');
 like($err, qr/raft proposal failed: node 99 is not another voter of the group/, 'no transfer to a non-member');
@@ -237,12 +193,12 @@ like($err, qr/raft proposal failed: node 99 is not another voter of the group/, 
 is($ret, 0, "leadership transfer from $leader to $to returns");
 is($node{$leader}->safe_psql('postgres', 'SELECT role || \' \' || leader FROM geoshard.raft_status'),
 	"follower $to", "node $leader follows node $to");
-propose("SELECT geoshard.raft_set_setting('after.transfer', 'yes')", 1, 2, 3);
+RaftTest::propose("SELECT geoshard.raft_set_setting('after.transfer', 'yes')", 1, 2, 3);
 wait_same('after the transfer', 'after.transfer=yes,breaker.cooldown=7000', 1, 2, 3);
-propose("SELECT geoshard.raft_set_setting('after.transfer', NULL)", 1, 2, 3);
+RaftTest::propose("SELECT geoshard.raft_set_setting('after.transfer', NULL)", 1, 2, 3);
 
 # 6. Malformed payloads are refused, the group is unharmed.
-$leader = wait_leader(1, 2, 3);
+$leader = RaftTest::wait_leader(1, 2, 3);
 my $target = $node{$leader};
 # an envelope: magic, version, cluster id, from, to, no address, count
 sub envelope
@@ -274,7 +230,7 @@ foreach my $b (@bad)
 ($ret, $out, $err) = $target->psql('postgres',
 	"CREATE ROLE nobody; SET ROLE nobody; SELECT geoshard.raft_receive('\\x00')");
 like($err, qr/permission denied for function raft_receive/, 'raft_receive is not executable by others');
-propose("SELECT geoshard.raft_set_setting('after.garbage', 'ok')", 1, 2, 3);
+RaftTest::propose("SELECT geoshard.raft_set_setting('after.garbage', 'ok')", 1, 2, 3);
 wait_same('after malformed input', 'after.garbage=ok,breaker.cooldown=7000', 1, 2, 3);
 
 # 7. Another group's messages are refused.
@@ -291,7 +247,7 @@ ok( $node{4}->poll_query_until('postgres',
 		q{SELECT key || '=' || value FROM geoshard.settings WHERE raft_index = 3}, 'own.key=kept'),
 	'a founding node\'s own settings become the group\'s (log entry 3)');
 isnt($other, $cluster_id, 'a second group gets its own cluster id');
-is(wait_leader(4), 4, 'the second group elects its founder');
+is(RaftTest::wait_leader(4), 4, 'the second group elects its founder');
 ($ret, $out, $err) = $node{4}->psql('postgres',
 	"SET geoshard.raft_propose_timeout_ms = 3000; SELECT geoshard.raft_add_node(1, 'n1', '$conninfo{1}')");
 like($err, qr/raft node 1 did not catch up within 3000 ms/, 'node 1 never acknowledges the other group');
@@ -307,7 +263,7 @@ is($node{4}->safe_psql('postgres', q{SELECT string_agg(format('%s:%s', id, role)
 	'4:voter', 'raft_remove_node takes it out through the log');
 ok( $node{4}->poll_query_until('postgres', 'SELECT count(*) = 0 FROM geoshard.raft_peers'),
 	'and the worker stops talking to it');
-propose("SELECT geoshard.raft_set_setting('still.works', 'yes')", 1, 2, 3);
+RaftTest::propose("SELECT geoshard.raft_set_setting('still.works', 'yes')", 1, 2, 3);
 wait_same('after the other group', 'after.garbage=ok,breaker.cooldown=7000,still.works=yes', 1, 2, 3);
 
 done_testing();

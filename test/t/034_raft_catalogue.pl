@@ -19,8 +19,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+use RaftTest qw();
 
-my %node;
+# the nodes, shared with RaftTest's leader helpers
+our %node;
+*node = \%RaftTest::node;
 my %conninfo;
 
 sub new_node
@@ -45,37 +48,6 @@ sub new_node
 }
 
 $node{$_} = new_node($_) foreach (1, 2, 3);
-
-# The leader once every given node agrees on one of them, else undef.
-sub agreed_leader
-{
-	my @ids = @_;
-	my %seen;
-	foreach my $id (@ids)
-	{
-		my ($ret, $out) = $node{$id}->psql('postgres',
-			"SELECT role || ' ' || coalesce(leader, 0) FROM geoshard.raft_status");
-		return undef if $ret != 0 || $out eq '';
-		my ($role, $leader) = split / /, $out;
-		return undef if $leader == 0 || ($role eq 'leader') != ($leader == $id);
-		$seen{$leader} = 1;
-	}
-	my @leaders = keys %seen;
-	return undef unless @leaders == 1 && grep { $_ == $leaders[0] } @ids;
-	return $leaders[0];
-}
-
-sub wait_leader
-{
-	my @ids = @_;
-	foreach (1 .. 600)
-	{
-		my $l = agreed_leader(@ids);
-		return $l if defined $l;
-		select(undef, undef, undef, 0.1);
-	}
-	return undef;
-}
 
 # The replicated tables as pg_dump --data-only writes them, lines sorted
 # (the physical order of rows may differ between nodes), without the random
@@ -134,7 +106,7 @@ my $before = dump_catalogue($n1);
 
 # 1. Node 1 founds the group with its catalogue; node 3 must bring none.
 my $cluster_id = $n1->safe_psql('postgres', "SELECT geoshard.raft_bootstrap('n1', '$conninfo{1}')");
-is(wait_leader(1), 1, 'node 1 leads its new group');
+is(RaftTest::wait_leader(1), 1, 'node 1 leads its new group');
 ok($n1->poll_query_until('postgres', 'SELECT applied_index = last_index FROM geoshard.raft_status'),
 	'node 1 applied its first entries');
 is(dump_catalogue($n1), $before, 'the founding node\'s catalogue went through the log unchanged');
@@ -150,7 +122,7 @@ $node{3}->safe_psql('postgres', "SELECT geoshard.raft_join('$cluster_id')");
 is($out, 't', 'raft_add_node called on a follower is forwarded to the leader');
 is( $node{2}->safe_psql('postgres', q{SELECT string_agg(format('%s:%s', id, role), ',' ORDER BY id) FROM geoshard.nodes}),
 	'1:voter,2:voter,3:voter', 'and has taken effect on that follower when it returns');
-my $leader = wait_leader(1, 2, 3);
+my $leader = RaftTest::wait_leader(1, 2, 3);
 ok(defined $leader, "a leader ($leader) among three");
 my ($f1, $f2) = grep { $_ != $leader } 1, 2, 3;
 my ($L, $F1, $F2) = ($node{$leader}, $node{$f1}, $node{$f2});

@@ -14,8 +14,11 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use RaftTest qw();
 
-my %node;
+# the nodes, shared with RaftTest's leader helpers
+our %node;
+*node = \%RaftTest::node;
 my %conninfo;
 
 sub new_node
@@ -41,36 +44,6 @@ sub new_node
 
 $node{$_} = new_node($_) foreach (1, 2, 3);
 
-sub agreed_leader
-{
-	my @ids = @_;
-	my %seen;
-	foreach my $id (@ids)
-	{
-		my ($ret, $out) = $node{$id}->psql('postgres',
-			"SELECT role || ' ' || coalesce(leader, 0) FROM geoshard.raft_status");
-		return undef if $ret != 0 || $out eq '';
-		my ($role, $leader) = split / /, $out;
-		return undef if $leader == 0 || ($role eq 'leader') != ($leader == $id);
-		$seen{$leader} = 1;
-	}
-	my @leaders = keys %seen;
-	return undef unless @leaders == 1 && grep { $_ == $leaders[0] } @ids;
-	return $leaders[0];
-}
-
-sub wait_leader
-{
-	my @ids = @_;
-	foreach (1 .. 600)
-	{
-		my $l = agreed_leader(@ids);
-		return $l if defined $l;
-		select(undef, undef, undef, 0.1);
-	}
-	return undef;
-}
-
 sub shards
 {
 	my ($id) = @_;
@@ -93,13 +66,13 @@ sub restart
 }
 
 my $cluster_id = $node{1}->safe_psql('postgres', "SELECT geoshard.raft_bootstrap('n1', '$conninfo{1}')");
-is(wait_leader(1), 1, 'node 1 leads');
+is(RaftTest::wait_leader(1), 1, 'node 1 leads');
 foreach my $id (2, 3)
 {
 	$node{$id}->safe_psql('postgres', "SELECT geoshard.raft_join('$cluster_id')");
 	$node{1}->safe_psql('postgres', "SELECT geoshard.raft_add_node($id, 'n$id', '$conninfo{$id}')");
 }
-my $leader = wait_leader(1, 2, 3);
+my $leader = RaftTest::wait_leader(1, 2, 3);
 is($leader, 1, 'node 1 leads the three');
 my ($ret, $out, $err);
 
@@ -129,7 +102,7 @@ ok(pump_until($forwarder->{run}, $forwarder->{timeout}, \$forwarder->{stderr}, q
 like($forwarder->{stderr}, qr/08006: lost the answer of raft leader node 1 to a forwarded proposal.*DETAIL:  The proposal may or may not have committed/s,
 	'the follower reports the lost answer: the proposal may have committed');
 $forwarder->quit;
-my $new_leader = wait_leader(2, 3);
+my $new_leader = RaftTest::wait_leader(2, 3);
 ok(defined $new_leader, "the survivors elect a new leader ($new_leader)");
 is(shards(2), '1:n2', 'the committed entry was applied on node 2, once');
 is(shards(3), '1:n2', 'and on node 3');
@@ -138,7 +111,7 @@ is(shards(1), '1:n2', 'and applies the entry once too');
 
 # 3. The leader is killed just before a follower proposes: the follower
 # finds the new leader.
-$leader = wait_leader(1, 2, 3);
+$leader = RaftTest::wait_leader(1, 2, 3);
 my ($follower) = grep { $_ != $leader } 1, 2, 3;
 $node{$leader}->kill9;
 ($ret, $out, $err) = $node{$follower}->psql('postgres', "SELECT geoshard.add_shard('2', 'n3')");
@@ -151,7 +124,7 @@ is(shards($_), '1:n2,2:n3', "node $_ has the same shards") foreach (1, 2, 3);
 
 # 4. raft_forward trusts nothing: malformed requests are refused, a
 # well-formed one (what a follower sends) is proposed.
-$leader = wait_leader(1, 2, 3);
+$leader = RaftTest::wait_leader(1, 2, 3);
 my $cid = pack('H*', $cluster_id =~ s/-//gr);
 sub request
 {

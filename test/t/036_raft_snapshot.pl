@@ -16,10 +16,13 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use RaftTest qw();
 
 my $THRESHOLD = 20;
 my $TRAILING = 5;
-my %node;
+# the nodes, shared with RaftTest's leader helpers
+our %node;
+*node = \%RaftTest::node;
 my %conninfo;
 
 sub new_node
@@ -93,57 +96,12 @@ my $conf = encode_conf([1, 'host=a', 1], [2, 'host=b', 1]);
 	$node{1}->safe_psql('postgres', 'DROP EXTENSION geoshard_fuzz');
 }
 
-sub agreed_leader
-{
-	my @ids = @_;
-	my %seen;
-	foreach my $id (@ids)
-	{
-		my ($ret, $out) = $node{$id}->psql('postgres',
-			"SELECT role || ' ' || coalesce(leader, 0) FROM geoshard.raft_status");
-		return undef if $ret != 0 || $out eq '';
-		my ($role, $leader) = split / /, $out;
-		return undef if $leader == 0 || ($role eq 'leader') != ($leader == $id);
-		$seen{$leader} = 1;
-	}
-	my @leaders = keys %seen;
-	return undef unless @leaders == 1 && grep { $_ == $leaders[0] } @ids;
-	return $leaders[0];
-}
-
-sub wait_leader
-{
-	my @ids = @_;
-	foreach (1 .. 600)
-	{
-		my $l = agreed_leader(@ids);
-		return $l if defined $l;
-		select(undef, undef, undef, 0.1);
-	}
-	return undef;
-}
-
-# Run a proposal on the current leader, retrying while leadership moves.
-sub propose
-{
-	my ($sql, @ids) = @_;
-	foreach (1 .. 100)
-	{
-		my $l = wait_leader(@ids);
-		next unless defined $l;
-		my ($ret, $out, $err) = $node{$l}->psql('postgres', $sql);
-		return $out if $ret == 0;
-		die "proposal failed: $err" unless $err =~ /not the raft leader|no leader|leadership changed/;
-	}
-	die "no leader accepted: $sql";
-}
-
 # n proposals in one psql session on the leader, values of $width bytes.
 sub propose_many
 {
 	my ($from, $to, $width, @ids) = @_;
 	my $sql = join('', map { "SELECT geoshard.raft_set_setting('k.$_', lpad('$_', $width, '.'));\n" } $from .. $to);
-	propose($sql, @ids);
+	RaftTest::propose($sql, @ids);
 }
 
 # The replicated tables, as pg_dump --data-only dumps them (lines sorted:
@@ -193,13 +151,13 @@ my $cluster_id = $node{1}->safe_psql('postgres', "SELECT geoshard.raft_bootstrap
 foreach my $id (2, 3)
 {
 	$node{$id}->safe_psql('postgres', "SELECT geoshard.raft_join('$cluster_id')");
-	propose("SELECT geoshard.raft_add_node($id, 'n$id', '$conninfo{$id}')", grep { $_ < $id } 1 .. 3);
+	RaftTest::propose("SELECT geoshard.raft_add_node($id, 'n$id', '$conninfo{$id}')", grep { $_ < $id } 1 .. 3);
 }
-ok(defined wait_leader(1, 2, 3), 'a leader is elected among three');
+ok(defined RaftTest::wait_leader(1, 2, 3), 'a leader is elected among three');
 
 # 2. Many proposals: every node snapshots and truncates its log.
 propose_many(1, 60, 8, 1, 2, 3);
-my $index = propose("SELECT geoshard.raft_set_setting('k.last', 'x')", 1, 2, 3);
+my $index = RaftTest::propose("SELECT geoshard.raft_set_setting('k.last', 'x')", 1, 2, 3);
 foreach my $id (1, 2, 3)
 {
 	ok(caught_up($id, $index), "node $id applied index $index");
@@ -226,8 +184,8 @@ like($dump, qr/eu-west.*\n.*k\.60\t\.*60\t/s, 'the dump holds the regions and th
 sub node1_leads
 {
 	my @ids = @_;
-	propose('SELECT geoshard.raft_transfer_leadership(1)', @ids) if wait_leader(@ids) != 1;
-	is(wait_leader(@ids), 1, 'node 1 leads');
+	RaftTest::propose('SELECT geoshard.raft_transfer_leadership(1)', @ids) if RaftTest::wait_leader(@ids) != 1;
+	is(RaftTest::wait_leader(@ids), 1, 'node 1 leads');
 }
 
 # 3. A node stopped during many proposals catches up through a snapshot;
@@ -240,7 +198,7 @@ foreach my $stopped (2, 3)
 	my @alive = grep { $_ != $stopped } 1, 2, 3;
 	# 4 kB values: the snapshot outgrows one chunk (256 kB)
 	propose_many($stopped * 100, $stopped * 100 + 50, 4000, @alive);
-	$index = propose("SELECT geoshard.raft_set_setting('k.last', 'y$stopped')", @alive);
+	$index = RaftTest::propose("SELECT geoshard.raft_set_setting('k.last', 'y$stopped')", @alive);
 	$offset = -s $node{$stopped}->logfile;
 	$node{$stopped}->start;
 	ok(caught_up($stopped, $index), "the stopped node $stopped catches up to $index");
@@ -256,7 +214,7 @@ $node{4} = new_node(4);
 $node{4}->safe_psql('postgres', "SELECT geoshard.raft_join('$cluster_id')");
 node1_leads(1, 2, 3);
 $node{1}->safe_psql('postgres', "SELECT geoshard.raft_add_node(4, 'n4', '$conninfo{4}')");
-$index = propose("SELECT geoshard.raft_set_setting('k.last', 'z')", 1, 2, 3, 4);
+$index = RaftTest::propose("SELECT geoshard.raft_set_setting('k.last', 'z')", 1, 2, 3, 4);
 ok(caught_up(4, $index), 'node 4 catches up');
 ok(log_has($node{4}, qr/installed a snapshot at index \d+/), 'node 4 installed a snapshot');
 ok(log_has($node{1}, qr/sends its snapshot at index \d+ \(\d+ bytes\) to node 4/), 'node 1 sent it');
@@ -269,9 +227,9 @@ is($node{4}->safe_psql('postgres', 'SELECT count(*) FROM geoshard.regions'), '2'
 
 # 5. Restarts after snapshots: SIGKILL of a postmaster, pg_ctl -m immediate.
 propose_many(400, 430, 8, 1, 2, 3, 4);
-$index = propose("SELECT geoshard.raft_set_setting('k.last', 'w')", 1, 2, 3, 4);
+$index = RaftTest::propose("SELECT geoshard.raft_set_setting('k.last', 'w')", 1, 2, 3, 4);
 ok(caught_up($_, $index), "node $_ applied $index before the restarts") foreach (1, 2, 3, 4);
-my $leader = wait_leader(1, 2, 3, 4);
+my $leader = RaftTest::wait_leader(1, 2, 3, 4);
 my ($killed, $immediate) = grep { $_ != $leader } 1, 2, 3, 4;
 my %before = map { $_ => $node{$_}->safe_psql('postgres', 'SELECT applied_index || \'|\' || snapshot_index FROM geoshard.raft_status') }
   ($killed, $immediate);
@@ -296,12 +254,12 @@ foreach my $id ($killed, $immediate)
 	ok(log_has($node{$id}, qr/started: term \d+, snapshot at index $snap,/), "node $id started from its snapshot at $snap");
 	is(tables_dump($node{$id}), $dump, "node $id has the same tables after its restart");
 }
-$index = propose("SELECT geoshard.raft_set_setting('k.last', 'v')", 1, 2, 3, 4);
+$index = RaftTest::propose("SELECT geoshard.raft_set_setting('k.last', 'v')", 1, 2, 3, 4);
 ok(caught_up($_, $index), "node $_ applies new entries after the restarts") foreach (1, 2, 3, 4);
 
 # 6. Malformed chunks are refused by raft_receive; a well-formed chunk with a
 # malformed snapshot is dropped by the worker.
-$leader = wait_leader(1, 2, 3, 4);
+$leader = RaftTest::wait_leader(1, 2, 3, 4);
 my ($victim) = grep { $_ != $leader } 1, 2, 3, 4;
 my $cid = pack('H*', $cluster_id =~ s/-//gr);
 my %good = (term => 1, last_index => 9, last_term => 1, conf_index => 1, conf => $conf, total => 4, offset => 0,
@@ -343,7 +301,7 @@ foreach my $c (chunk(%good, term => $term, last_index => 2000000, last_term => $
 }
 ok(log_has($node{$victim}, qr/dropped a partly received snapshot from node $leader/, $offset),
 	'a chunk out of order drops the partly received snapshot');
-$index = propose("SELECT geoshard.raft_set_setting('after.garbage', 'ok')", 1, 2, 3, 4);
+$index = RaftTest::propose("SELECT geoshard.raft_set_setting('after.garbage', 'ok')", 1, 2, 3, 4);
 ok(caught_up($_, $index), "node $_ still applies after the garbage") foreach (1, 2, 3, 4);
 $dump = tables_dump($node{1});
 is(tables_dump($node{$_}), $dump, "node $_ has the same replicated tables as node 1 at the end") foreach (2, 3, 4);
