@@ -71,6 +71,9 @@ sub lose_leader
 		'>', $term, "$how: in a later term than $term");
 	is(setting($new, $key), 'before', "$how: the new leader has the old leader's last commit (index $committed)");
 	RaftTest::propose("SELECT geoshard.raft_set_setting('$key', 'after')", @alive);
+	# the catalogue too: a region and a shard per scenario
+	RaftTest::propose("SELECT FROM geoshard.add_region('r-$how', 10, 20, endpoint => 'tcp://127.0.0.1:1')", @alive);
+	RaftTest::propose("SELECT geoshard.add_shard('" . ($how eq 'kill9' ? '0' : '1') . "', 'n$new')", @alive);
 	RaftTest::same_tables_ok("$how: the survivors", @alive);
 	return ($leader, $new);
 }
@@ -97,10 +100,14 @@ my ($follower) = grep { $_ != $leader } @all;
 $node->{$follower}->stop('fast');
 my @alive = grep { $_ != $follower } @all;
 RaftTest::propose("SELECT geoshard.raft_set_setting('restart.key', '$_')", @alive) foreach 1 .. 20;
+RaftTest::propose("SELECT geoshard.split_shard('0')", @alive);
+RaftTest::propose("SELECT geoshard.update_region('r-kill9', cost => 2)", @alive);
 RaftTest::same_tables_ok('restart: four commit without the stopped follower', @alive);
 is($node->{$follower}->start, 1, "restart: follower $follower starts again");
 RaftTest::same_tables_ok('restart: the follower caught up', @all);
 is(setting($follower, 'restart.key'), '20', "restart: node $follower has the last of 20 commits");
+is($node->{$follower}->safe_psql('postgres', "SELECT count(*) FROM geoshard.shards WHERE prefix <@ '0'"),
+	'4', "restart: node $follower has the split made while it was down");
 
 # 4. A follower removed through the log, then added again.
 $leader = RaftTest::wait_leader(@all);
