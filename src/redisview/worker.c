@@ -91,6 +91,7 @@
 #include "postmaster/bgworker.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
+#include "replication/reorderbuffer.h"
 #include "replication/slot.h"
 #include "storage/standby.h"
 #include "utils/array.h"
@@ -160,6 +161,27 @@ static MemoryContext batch_context = NULL;
 static LogicalDecodingContext *dctx = NULL;
 static MemoryContext dctx_memory = NULL;	/* holds dctx and its options */
 static char *dctx_tables = NULL;	/* its include-tables */
+
+/*
+ * The backend's catalog caches serve two times: decoding fills them with
+ * entries of the past (a source table as it was when the change was
+ * written), the rest of the worker with entries of the present.  Neither
+ * may see the other's (pg_logical_slot_get_changes_guts invalidates both
+ * ways on every call).  Only a build (the source table, its types, by name)
+ * and the reading of the views (the geoshard schema by name) look up what
+ * decoding also looks up, so the caches are reset only between those and
+ * decoding, not on every pass.  After an ERROR both are assumed.
+ */
+static bool caches_past = true;		/* decoding ran since the last reset */
+static bool caches_present = true;	/* a build ran since the last reset */
+
+static void
+RvCachesForPresent(void)
+{
+	if (caches_past)
+		InvalidateSystemCaches();
+	caches_past = false;
+}
 
 static RedisConn *conn = NULL;
 static CdcId position;			/* what geoshard:rv:position holds, 0-0 none */
@@ -323,8 +345,10 @@ RvViewRemove(int i)
 static void
 RvLoadViews(void *arg)
 {
-	Oid			nspid = get_namespace_oid("geoshard", true);
+	Oid			nspid;
 
+	RvCachesForPresent();
+	nspid = get_namespace_oid("geoshard", true);
 	catalog_exists = OidIsValid(nspid) && OidIsValid(get_relname_relid("redis_views", nspid));
 	if (!catalog_exists)
 		return;
@@ -1006,6 +1030,9 @@ RvBuildLoad(RvPass *pass, int vi)
 	RvPipe		pipe;
 	int			acked;
 
+	RvCachesForPresent();
+	caches_present = true;
+
 	/* a transaction S lists as running, already decoded: try later */
 	for (uint32 i = 0; i < snap->xcnt; i++)
 		if (RvRecentXid(snap->xip[i]))
@@ -1504,12 +1531,11 @@ RvPassBody(RvPass *pass)
 	s.ok = true;
 	s.pipe.conn = conn;
 
-	/*
-	 * The backend's caches hold catalog entries of the present, decoding
-	 * needs those of the past, and the other way round afterwards
-	 * (pg_logical_slot_get_changes_guts does the same).
-	 */
-	InvalidateSystemCaches();
+	/* catalog entries of the present must not serve decoding (caches_past) */
+	if (caches_present)
+		InvalidateSystemCaches();
+	caches_present = false;
+	caches_past = true;
 	stream = &s;
 	pgstat_report_activity(STATE_RUNNING, "decoding changes for redis views");
 	while (s.ok && dctx->reader->EndRecPtr < pass->upto && s.total < (uint64) limit)
@@ -1542,7 +1568,6 @@ RvPassBody(RvPass *pass)
 	}
 	RvStreamFlush(&s);
 	stream = NULL;
-	InvalidateSystemCaches();
 
 	ok = s.ok;
 	more = ok && dctx->reader->EndRecPtr < pass->upto;
@@ -1561,12 +1586,25 @@ RvPassBody(RvPass *pass)
 		/* decoded past what Redis acknowledged: the next pass reads from the confirmed position */
 		RvDecodingStop(false);
 	}
-	else if (dctx->reader->EndRecPtr > confirmed)
+	else
 	{
-		/* everything decoded so far is in Redis (step 3) */
-		LogicalConfirmReceivedLocation(dctx->reader->EndRecPtr);
-		ReplicationSlotMarkDirty();
-		confirmed = dctx->reader->EndRecPtr;
+		/*
+		 * Everything decoded so far is in Redis (step 3), up to the start
+		 * of the oldest transaction still in progress: lag_bytes then
+		 * counts its WAL too, which the slot must keep anyway (confirming
+		 * less than what was applied is safe: the position key skips it).
+		 */
+		XLogRecPtr	target = dctx->reader->EndRecPtr;
+		ReorderBufferTXN *oldest = ReorderBufferGetOldestTXN(dctx->reorder);
+
+		if (oldest != NULL && oldest->first_lsn < target)
+			target = oldest->first_lsn;
+		if (target > confirmed)
+		{
+			LogicalConfirmReceivedLocation(target);
+			ReplicationSlotMarkDirty();
+			confirmed = target;
+		}
 	}
 	pass->ok = ok;
 }
@@ -1589,6 +1627,7 @@ RvPassWork(void *arg)
 		/* the slot is handed back (GeoshardWorkerRun): its context goes first */
 		stream = NULL;
 		RvDecodingStop(true);
+		caches_past = caches_present = true;
 		edata = CopyErrorData();
 		strlcpy(pass->error, edata->message, sizeof(pass->error));
 		FreeErrorData(edata);
@@ -1609,6 +1648,13 @@ RvDropSlot(void *arg)
 		ereport(LOG, (errmsg("geoshard redisview dropped replication slot \"%s\": no view left", RV_SLOT)));
 	}
 	slot_ready = false;
+}
+
+/* How far the worker has read the WAL: the open context's end, else the slot's position. */
+static XLogRecPtr
+RvDecoded(void)
+{
+	return dctx != NULL ? Max(confirmed, dctx->reader->EndRecPtr) : confirmed;
 }
 
 static bool
@@ -1839,11 +1885,11 @@ GeoshardRedisviewMain(Datum main_arg)
 				build = i;
 
 		flush = GetFlushRecPtr(NULL);
-		if (build >= 0 || !slot_ready || more || flush > confirmed)
+		if (build >= 0 || !slot_ready || more || flush > RvDecoded())
 		{
 			if (RvRunPass(flush, build))
 			{
-				caught_up = !more && confirmed >= flush;
+				caught_up = !more && RvDecoded() >= flush;
 				if (ngarbage > 0 && conn != NULL && !RvCollectGarbage())
 					RvDisconnect();
 			}
