@@ -122,8 +122,6 @@
 #define RV_BACKOFF_MAX_MS		5000
 /* xids of the transactions decoded lately, for the build's check */
 #define REDISVIEW_RECENT_XIDS	65536
-/* while changes stream in, the slot's restart point is moved this often */
-#define RV_BUSY_HEARTBEAT_MS	100
 /* a pass decodes at most this many batches of changes */
 #define RV_PASS_BATCHES			10
 
@@ -1786,9 +1784,7 @@ GeoshardRedisviewMain(Datum main_arg)
 {
 	TimestampTz next_reload = 0;
 	TimestampTz next_heartbeat = 0;
-	TimestampTz last_heartbeat = 0;
 	XLogRecPtr	heartbeat_end = InvalidXLogRecPtr;
-	XLogRecPtr	confirmed_at_heartbeat = InvalidXLogRecPtr;
 	bool		logged_wal_level = false;
 	bool		paused = false;
 
@@ -1903,18 +1899,14 @@ GeoshardRedisviewMain(Datum main_arg)
 		 * As the cdc worker: a record of running transactions lets the slot
 		 * release WAL and moves its restart point, from which a new decoding
 		 * context starts (after a failed pass or a change of the views'
-		 * tables).  While changes stream in, one every RV_BUSY_HEARTBEAT_MS
-		 * keeps that re-decoding short.
+		 * tables).  No more often than geoshard.cdc_heartbeat_interval: each
+		 * move of the restart point writes the slot's state file with an
+		 * fsync (LogicalConfirmReceivedLocation), inside a pass.
 		 */
-		if (geoshard_cdc_heartbeat_interval > 0 &&
-			(now >= next_heartbeat ||
-			 (confirmed > confirmed_at_heartbeat &&
-			  now >= TimestampTzPlusMilliseconds(last_heartbeat, RV_BUSY_HEARTBEAT_MS))))
+		if (geoshard_cdc_heartbeat_interval > 0 && now >= next_heartbeat)
 		{
 			if (GetXLogInsertRecPtr() != heartbeat_end)
 				heartbeat_end = LogStandbySnapshot();
-			last_heartbeat = now;
-			confirmed_at_heartbeat = confirmed;
 			next_heartbeat = TimestampTzPlusMilliseconds(now, geoshard_cdc_heartbeat_interval);
 		}
 	}
