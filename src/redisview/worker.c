@@ -5,21 +5,28 @@
  *
  * One logical slot, geoshard_redisview, of the geoshard output plugin, with
  * include-tables limited to the views' tables, include-xids and
- * include-old.  A pass, when the WAL moved past the slot (as in
- * src/cdc/publisher.c):
- *   1. One transaction (GeoshardWorkerRun): a cursor over
- *      pg_logical_slot_peek_changes(slot, upto, ...), upto the WAL flush
- *      position seen before the pass.
+ * include-old.  The worker keeps the slot acquired and one decoding context
+ * open across passes, as a walsender does (RvDecodingStart), so that a pass
+ * decodes only WAL it has not read before.  A pass, when the WAL moved past
+ * the slot:
+ *   1. One transaction (GeoshardWorkerRun): WAL records are read and decoded
+ *      up to upto, the WAL flush position seen before the pass, and each
+ *      event the plugin writes is applied as it comes (RvDecodingWrite).
  *   2. Each source transaction's commands for every view of its tables go
  *      into one MULTI ... EXEC, which also SETs geoshard:rv:position to the
  *      id of the transaction's commit event ("<commit LSN>-<n>", strictly
  *      increasing in the slot).  The blocks of many transactions are
  *      pipelined: sent together, their replies read together.  A reader
  *      therefore sees a source transaction entirely or not at all.
- *   3. After Redis acknowledged the EXECs, pg_replication_slot_advance() to
- *      the last acknowledged commit (or to upto when every transaction
- *      before it was applied).
- * Idempotency: a change is re-read only when the slot was not advanced past
+ *   3. After Redis acknowledged the EXECs, LogicalConfirmReceivedLocation()
+ *      to the end of the last record decoded.
+ * The context is made again from the slot's confirmed position after a pass
+ * that failed (an ERROR, a Redis failure: what it decoded past the confirmed
+ * position is read again) and when the views' tables change (include-tables
+ * is fixed when it starts).  The slot is handed back on an ERROR
+ * (GeoshardWorkerRun), before it is dropped and while the worker is paused;
+ * at exit the server releases it.
+ * Idempotency: a change is re-read only when the slot was not confirmed past
  * it (the worker or the server stopped after EXEC, a pass failed).  The
  * position key, written in the same MULTI/EXEC as the data, says which
  * transactions Redis already holds; their events are skipped.  Besides, each
@@ -34,7 +41,7 @@
  *   b. the transaction's snapshot S (taken when GeoshardWorkerRun opened it)
  *      reads the table through a cursor, chunk by chunk, into g' (plain
  *      pipelined commands: nobody reads g' yet);
- *   c. upto is taken after S, and the peek goes on from the slot's confirmed
+ *   c. upto is taken after S, and decoding goes on from the slot's confirmed
  *      position C0 as in every pass: each transaction is applied to the live
  *      generation when it is after the position key, as always, and to g'
  *      when S did not see it (its xid is at or above S's xmax or among S's
@@ -45,7 +52,7 @@
  * Why nothing is lost or doubled in g': a transaction committed before S
  * was taken is seen by S and skipped by (c); one S did not see commits
  * after S was taken, so before upto or later, and its commit is after C0
- * unless it committed in WAL before the last advance but still showed as
+ * unless it committed in WAL before the last confirmation but still showed as
  * running in S (the window between a commit's WAL flush and its end in the
  * proc array, long with synchronous replication).  Those are the
  * transactions S lists as running that an earlier pass already decoded:
@@ -54,7 +61,7 @@
  * again later.  docs/redisview.md states the limit.
  *
  * Errors: Redis down or slow is a failed pass, retried after a backoff;
- * nothing is advanced.  A refusal of the whole server (out of memory and
+ * nothing is confirmed.  A refusal of the whole server (out of memory and
  * the like, RedisErrorIsServerWide) discards the transaction's MULTI: the
  * pass fails at it and is retried the same way, without a rebuild.  A
  * refusal of one key (the wrong type inside EXEC, no permission when
@@ -73,18 +80,25 @@
 #include <math.h>
 
 #include "access/xlog.h"
+#include "access/xlogutils.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "replication/decode.h"
+#include "replication/logical.h"
+#include "replication/reorderbuffer.h"
+#include "replication/slot.h"
 #include "storage/standby.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/snapmgr.h"
@@ -108,10 +122,8 @@
 #define RV_BACKOFF_MAX_MS		5000
 /* xids of the transactions decoded lately, for the build's check */
 #define REDISVIEW_RECENT_XIDS	65536
-/* while changes stream in, the slot's restart point is moved this often */
-#define RV_BUSY_HEARTBEAT_MS	100
-/* a peek decodes at most this many batches of changes */
-#define RV_PEEK_BATCHES			10
+/* a pass decodes at most this many batches of changes */
+#define RV_PASS_BATCHES			10
 
 PGDLLEXPORT void GeoshardRedisviewMain(Datum main_arg);
 
@@ -126,15 +138,6 @@ PGDLLEXPORT void GeoshardRedisviewMain(Datum main_arg);
 	"SELECT plugin::text, database::text = pg_catalog.current_database(), confirmed_flush_lsn" \
 	" FROM pg_catalog.pg_replication_slots WHERE slot_name = '" RV_SLOT "'"
 
-#define RV_PEEK_QUERY \
-	"SELECT lsn, d->>'id', d->>'action', d->>'schema', d->>'table', d->>'xid'," \
-	" (SELECT pg_catalog.jsonb_object_agg(c->>'name', c->'value') FROM pg_catalog.jsonb_array_elements(d->'pk') c)," \
-	" (SELECT pg_catalog.jsonb_object_agg(c->>'name', c->'value') FROM pg_catalog.jsonb_array_elements(d->'columns') c)," \
-	" (SELECT pg_catalog.jsonb_object_agg(c->>'name', c->'value') FROM pg_catalog.jsonb_array_elements(d->'identity') c)" \
-	" FROM (SELECT lsn, data::jsonb AS d" \
-	"  FROM pg_catalog.pg_logical_slot_peek_changes('" RV_SLOT "', $1, $2," \
-	"   'include-begin-commit', 'true', 'include-xids', 'true', 'include-old', 'true'," \
-	"   'include-tables', $3) OFFSET 0) c"
 
 
 /* one pass, the argument of RvPassWork */
@@ -151,6 +154,32 @@ static RedisViewStatus statuses[REDISVIEW_MAX_VIEWS];
 static int	nviews = 0;
 static bool catalog_exists = false;
 static MemoryContext batch_context = NULL;
+
+/* the decoding context kept open across passes, and what it was started with */
+static LogicalDecodingContext *dctx = NULL;
+static MemoryContext dctx_memory = NULL;	/* holds dctx and its options */
+static char *dctx_tables = NULL;	/* its include-tables */
+
+/*
+ * The backend's catalog caches serve two times: decoding fills them with
+ * entries of the past (a source table as it was when the change was
+ * written), the rest of the worker with entries of the present.  Neither
+ * may see the other's (pg_logical_slot_get_changes_guts invalidates both
+ * ways on every call).  Only a build (the source table, its types, by name)
+ * and the reading of the views (the geoshard schema by name) look up what
+ * decoding also looks up, so the caches are reset only between those and
+ * decoding, not on every pass.  After an ERROR both are assumed.
+ */
+static bool caches_past = true;		/* decoding ran since the last reset */
+static bool caches_present = true;	/* a build ran since the last reset */
+
+static void
+RvCachesForPresent(void)
+{
+	if (caches_past)
+		InvalidateSystemCaches();
+	caches_past = false;
+}
 
 static RedisConn *conn = NULL;
 static CdcId position;			/* what geoshard:rv:position holds, 0-0 none */
@@ -314,8 +343,10 @@ RvViewRemove(int i)
 static void
 RvLoadViews(void *arg)
 {
-	Oid			nspid = get_namespace_oid("geoshard", true);
+	Oid			nspid;
 
+	RvCachesForPresent();
+	nspid = get_namespace_oid("geoshard", true);
 	catalog_exists = OidIsValid(nspid) && OidIsValid(get_relname_relid("redis_views", nspid));
 	if (!catalog_exists)
 		return;
@@ -997,6 +1028,9 @@ RvBuildLoad(RvPass *pass, int vi)
 	RvPipe		pipe;
 	int			acked;
 
+	RvCachesForPresent();
+	caches_present = true;
+
 	/* a transaction S lists as running, already decoded: try later */
 	for (uint32 i = 0; i < snap->xcnt; i++)
 		if (RvRecentXid(snap->xip[i]))
@@ -1141,13 +1175,303 @@ RvViewsOf(const char *schema, const char *table, int *out)
 	return n;
 }
 
-static Jsonb *
-RvColumnJsonb(HeapTuple tuple, TupleDesc desc, int col)
+/* The state of one pass's stream of events, for the write callback. */
+typedef struct RvStream
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+	RvPass	   *pass;
+	RvPipe		pipe;
+	uint64		total;			/* events seen in the pass */
+	int			batched;		/* events since the last flush */
+	bool		in_txn;
+	bool		txn_open;		/* a MULTI was sent for the current transaction */
+	TransactionId txn_xid;
+	char		txn_text[64];
+	int			commits_sent;	/* EXECs in the pipeline */
+	CdcId		pending_pos;
+	char		pending_text[64];
+	bool		ok;
+} RvStream;
 
-	return isnull ? NULL : DatumGetJsonbP(d);
+/* the pass being decoded, for RvDecodingWrite */
+static RvStream *stream = NULL;
+
+/*
+ * Send what the stream's pipeline holds; on success the position key's
+ * value is what Redis now holds.  After a failure the stream ignores the
+ * rest of the pass.
+ */
+static void
+RvStreamFlush(RvStream *s)
+{
+	int			acked;
+
+	if (s->ok && s->pipe.n > 0)
+	{
+		/* a transaction still open at the batch's end stays queued in Redis */
+		s->ok = RvPipeFlush(&s->pipe, s->pass->error, sizeof(s->pass->error), &acked);
+		if (s->ok && s->commits_sent > 0)
+		{
+			position = s->pending_pos;
+			strlcpy(position_text, s->pending_text, sizeof(position_text));
+		}
+	}
+	MemoryContextReset(batch_context);
+	memset(&s->pipe, 0, sizeof(s->pipe));
+	s->pipe.conn = conn;
+	s->commits_sent = 0;
+	s->batched = 0;
+}
+
+/*
+ * The array of {"name": .., "value": ..} pairs at key of an event, as one
+ * object (what jsonb_object_agg made of it); NULL when missing or empty.
+ */
+static Jsonb *
+RvPairsObject(Jsonb *event, const char *key)
+{
+	JsonbValue *array = getKeyJsonValueFromContainer(&event->root, key, strlen(key), NULL);
+	JsonbParseState *state = NULL;
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	JsonbValue *result;
+	int			n = 0;
+
+	if (array == NULL || array->type != jbvBinary)
+		return NULL;
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(array->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbValue *name;
+		JsonbValue *value;
+
+		if (tok != WJB_ELEM || v.type != jbvBinary)
+			continue;
+		name = getKeyJsonValueFromContainer(v.val.binary.data, "name", 4, NULL);
+		value = getKeyJsonValueFromContainer(v.val.binary.data, "value", 5, NULL);
+		if (name == NULL || name->type != jbvString || value == NULL)
+			continue;
+		(void) pushJsonbValue(&state, WJB_KEY, name);
+		(void) pushJsonbValue(&state, WJB_VALUE, value);
+		n++;
+	}
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return n > 0 ? JsonbValueToJsonb(result) : NULL;
+}
+
+/* One event of the output plugin (see the file's header, step 2). */
+static void
+RvStreamEvent(RvStream *s, const char *text, XLogRecPtr lsn)
+{
+	Jsonb	   *d = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	char	   *id = RvJsonText(d, "id");
+	char	   *action = RvJsonText(d, "action");
+	CdcId		event;
+
+	s->total++;
+	s->batched++;
+	if (id == NULL || !CdcParseId(id, &event) || action == NULL || action[0] == '\0')
+	{
+		snprintf(s->pass->error, sizeof(s->pass->error), "event with an invalid id or action at LSN %X/%X",
+				 LSN_FORMAT_ARGS(lsn));
+		s->ok = false;
+		return;
+	}
+	if (strcmp(action, "B") == 0)
+	{
+		char	   *xid = RvJsonText(d, "xid");
+
+		s->in_txn = true;
+		s->txn_open = false;
+		s->txn_xid = xid != NULL ? (TransactionId) strtoul(xid, NULL, 10) : InvalidTransactionId;
+		recent_xids[recent_next] = s->txn_xid;
+		recent_next = (recent_next + 1) % REDISVIEW_RECENT_XIDS;
+	}
+	else if (strcmp(action, "C") == 0)
+	{
+		s->in_txn = false;
+		strlcpy(s->txn_text, id, sizeof(s->txn_text));
+		if (s->txn_open)
+		{
+			const char *set[3] = {"SET", RV_POSITION_KEY, s->txn_text};
+			const char *exec[1] = {"EXEC"};
+			size_t		setlens[3] = {3, strlen(RV_POSITION_KEY), strlen(s->txn_text)};
+			size_t		execlen = 4;
+
+			RvPipeAppend(&s->pipe, 'Q', -1, NULL, 3, set, setlens);
+			RvPipeAppend(&s->pipe, 'E', -1, s->txn_text, 1, exec, &execlen);
+			s->commits_sent++;
+			s->pending_pos = event;
+			strlcpy(s->pending_text, s->txn_text, sizeof(s->pending_text));
+		}
+		s->txn_open = false;
+	}
+	else if (action[0] == 'I' || action[0] == 'U' || action[0] == 'D' || action[0] == 'T')
+	{
+		int			targets[REDISVIEW_MAX_VIEWS];
+		int			nt = RvViewsOf(RvJsonText(d, "schema"), RvJsonText(d, "table"), targets);
+		Jsonb	   *pk = nt > 0 ? RvPairsObject(d, "pk") : NULL;
+		Jsonb	   *row = nt > 0 ? RvPairsObject(d, "columns") : NULL;
+		Jsonb	   *identity = nt > 0 ? RvPairsObject(d, "identity") : NULL;
+		bool		live_ok = !CdcIdAfter(&position, &event) && !(position.lsn == event.lsn && position.n == event.n);
+
+		for (int t = 0; t < nt; t++)
+		{
+			RvView	   *view = &views[targets[t]];
+			int64		gens[2];
+			int			ngens = 0;
+
+			if (view->gen != 0 && live_ok && !view->failed)
+				gens[ngens++] = view->gen;
+			if (view->building && !RvSnapshotSaw(&view->snap, s->txn_xid))
+				gens[ngens++] = view->build_gen;
+			for (int g = 0; g < ngens; g++)
+			{
+				bool		skipped;
+				int			delta;
+
+				if (!s->txn_open)
+				{
+					const char *multi[1] = {"MULTI"};
+					size_t		multilen = 5;
+
+					RvPipeAppend(&s->pipe, 'M', -1, NULL, 1, multi, &multilen);
+					s->txn_open = true;
+				}
+				if (action[0] == 'T')
+				{
+					/*
+					 * The live generation stays as it is until the build
+					 * switches readers over; deleting its "built" key in
+					 * the same block makes a worker that restarts before
+					 * then build it too.
+					 */
+					if (g == 0 && gens[g] == view->gen)
+					{
+						char	   *built = psprintf(REDISVIEW_PREFIX "%s:built", view->name);
+						const char *del[2] = {"DEL", built};
+						size_t		lens[2] = {3, strlen(built)};
+
+						RvPipeAppend(&s->pipe, 'Q', targets[t], built, 2, del, lens);
+					}
+					continue;
+				}
+				delta = RvAppendRow(&s->pipe, view, targets[t], gens[g], action[0], pk, row,
+									action[0] == 'U' ? identity : NULL, true, &skipped);
+				if (g == 0 && gens[g] == view->gen)
+				{
+					statuses[targets[t]].keys += delta;
+					statuses[targets[t]].applied++;
+					view->window_rows++;
+					if (skipped)
+					{
+						statuses[targets[t]].skipped++;
+						if (!view->range_logged)
+							ereport(LOG,
+									(errmsg("redis view \"%s\" skipped a row of \"%s.%s\" without a position Redis can store",
+											view->name, view->schema, view->table),
+									 errdetail("Redis GEO sets take latitudes within +/-85.05112878 and longitudes within +/-180; such rows are counted in geoshard.redisview_status.skipped.")));
+						view->range_logged = true;
+					}
+				}
+			}
+			if (action[0] == 'T')
+				view->need_build = true;
+		}
+	}
+	/* other events (messages) are not ours */
+}
+
+static void
+RvDecodingPrepareWrite(LogicalDecodingContext *ctx, XLogRecPtr lsn, TransactionId xid, bool last_write)
+{
+	resetStringInfo(ctx->out);
+}
+
+/*
+ * The output plugin wrote one event: apply it as it comes, so that a big
+ * transaction is never held in memory; the pipeline is sent every
+ * geoshard.cdc_batch_size events (a MULTI left open goes on in the next
+ * flush).
+ */
+static void
+RvDecodingWrite(LogicalDecodingContext *ctx, XLogRecPtr lsn, TransactionId xid, bool last_write)
+{
+	MemoryContext outer;
+
+	if (stream == NULL)
+		elog(ERROR, "redisview decoding wrote outside a pass");
+	if (!stream->ok)
+		return;					/* the pass failed: the context is made again */
+	outer = MemoryContextSwitchTo(batch_context);
+	RvStreamEvent(stream, ctx->out->data, lsn);
+	MemoryContextSwitchTo(outer);
+	if (stream->batched >= geoshard_cdc_batch_size)
+		RvStreamFlush(stream);
+}
+
+/*
+ * End the decoding context (the slot stays acquired).  In error recovery
+ * only its memory and the WAL file go: the shutdown callback and the
+ * reorder buffer's cleanup could fail again there, and the files a big
+ * transaction spilled are removed when the next context starts.
+ */
+static void
+RvDecodingStop(bool in_error)
+{
+	LogicalDecodingContext *ctx = dctx;
+
+	if (dctx_memory == NULL)
+		return;
+	dctx = NULL;
+	dctx_tables = NULL;
+	if (ctx != NULL && in_error)
+		XLogReaderFree(ctx->reader);
+	else if (ctx != NULL)
+		FreeDecodingContext(ctx);
+	MemoryContextDelete(dctx_memory);
+	dctx_memory = NULL;
+}
+
+/* Hand the slot back (before it is dropped, while paused, at exit). */
+static void
+RvSlotRelease(void)
+{
+	RvDecodingStop(false);
+	if (MyReplicationSlot != NULL)
+		ReplicationSlotRelease();
+}
+
+/*
+ * Start a decoding context for the views' tables, from the slot's
+ * confirmed position, as pg_logical_slot_get_changes does; it stays open
+ * across passes, so that each pass decodes only WAL it has not seen.
+ */
+static void
+RvDecodingStart(const char *tables)
+{
+	MemoryContext outer;
+	List	   *options;
+
+	RvDecodingStop(true);		/* what a failed start left */
+	if (MyReplicationSlot == NULL)
+		ReplicationSlotAcquire(RV_SLOT, true);
+	dctx_memory = AllocSetContextCreate(TopMemoryContext, "geoshard redisview decoding",
+										ALLOCSET_DEFAULT_SIZES);
+	outer = MemoryContextSwitchTo(dctx_memory);
+	dctx_tables = pstrdup(tables);
+	options = list_make4(makeDefElem("include-begin-commit", (Node *) makeString("true"), -1),
+						 makeDefElem("include-xids", (Node *) makeString("true"), -1),
+						 makeDefElem("include-old", (Node *) makeString("true"), -1),
+						 makeDefElem("include-tables", (Node *) makeString(dctx_tables), -1));
+	dctx = CreateDecodingContext(InvalidXLogRecPtr, options, false,
+								 XL_ROUTINE(.page_read = read_local_xlog_page,
+											.segment_open = wal_segment_open,
+											.segment_close = wal_segment_close),
+								 RvDecodingPrepareWrite, RvDecodingWrite, NULL);
+	MemoryContextSwitchTo(outer);
+	XLogBeginRead(dctx->reader, MyReplicationSlot->data.restart_lsn);
 }
 
 /*
@@ -1157,23 +1481,10 @@ RvColumnJsonb(HeapTuple tuple, TupleDesc desc, int col)
 static void
 RvPassBody(RvPass *pass)
 {
-	Portal		portal;
-	Oid			types[3] = {LSNOID, INT4OID, TEXTOID};
-	Datum		values[3];
-	uint64		total = 0;
-	XLogRecPtr	last_end = InvalidXLogRecPtr;
-	XLogRecPtr	target;
-	bool		in_txn = false;
-	bool		txn_open = false;	/* a MULTI was sent for the current transaction */
-	TransactionId txn_xid = InvalidTransactionId;
-	char		txn_text[64] = "";
-	int			limit = geoshard_cdc_batch_size * RV_PEEK_BATCHES;
-	RvPipe		pipe;
-	int			commits_sent = 0;	/* EXECs in the pipeline */
-	XLogRecPtr	pending_end = InvalidXLogRecPtr;	/* end of the last EXEC'd txn in the pipeline */
-	CdcId		pending_pos = {0, 0};
-	char		pending_text[64] = "";
-	bool		ok = true;
+	RvStream	s;
+	char	   *tables;
+	int			limit = geoshard_cdc_batch_size * RV_PASS_BATCHES;
+	bool		ok;
 	int			build = pass->build;
 
 	if (!slot_ready)
@@ -1199,176 +1510,67 @@ RvPassBody(RvPass *pass)
 		pass->upto = GetFlushRecPtr(NULL);
 	}
 
-	values[0] = LSNGetDatum(pass->upto);
-	values[1] = Int32GetDatum(limit);
-	values[2] = CStringGetTextDatum(RvIncludeTables());
-	portal = SPI_cursor_open_with_args(NULL, RV_PEEK_QUERY, 3, types, values, NULL, false, 0);
+	/*
+	 * include-tables is fixed when the context starts: another list of
+	 * tables needs a new context, which reads on from the confirmed
+	 * position (everything before it is in Redis).  A context whose slot
+	 * was handed back by an ERROR elsewhere is only freed.
+	 */
+	tables = RvIncludeTables();
+	if (dctx != NULL && MyReplicationSlot == NULL)
+		RvDecodingStop(true);
+	else if (dctx != NULL && strcmp(dctx_tables, tables) != 0)
+		RvDecodingStop(false);
+	if (dctx == NULL)
+		RvDecodingStart(tables);
 
-	memset(&pipe, 0, sizeof(pipe));
-	pipe.conn = conn;
-	for (;;)
+	memset(&s, 0, sizeof(s));
+	s.pass = pass;
+	s.ok = true;
+	s.pipe.conn = conn;
+
+	/* catalog entries of the present must not serve decoding (caches_past) */
+	if (caches_present)
+		InvalidateSystemCaches();
+	caches_present = false;
+	caches_past = true;
+	stream = &s;
+	pgstat_report_activity(STATE_RUNNING, "decoding changes for redis views");
+	while (s.ok && dctx->reader->EndRecPtr < pass->upto && s.total < (uint64) limit)
 	{
+		char	   *errm = NULL;
+		XLogRecord *record;
 		MemoryContext outer;
-		XLogRecPtr	chunk_end = last_end;
-		int			acked;
 
-		SPI_cursor_fetch(portal, true, geoshard_cdc_batch_size);
-		if (SPI_processed == 0)
-			break;
-		total += SPI_processed;
-		outer = MemoryContextSwitchTo(batch_context);
-		memset(&pipe, 0, sizeof(pipe));
-		pipe.conn = conn;
-		commits_sent = 0;
-		for (uint64 r = 0; r < SPI_processed && ok; r++)
-		{
-			HeapTuple	tuple = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			XLogRecPtr	lsn = DatumGetLSN(SPI_getbinval(tuple, desc, 1, &isnull));
-			char	   *id = SPI_getvalue(tuple, desc, 2);
-			char	   *action = SPI_getvalue(tuple, desc, 3);
-			CdcId		event;
-
-			if (!CdcParseId(id, &event) || action == NULL || action[0] == '\0')
-			{
-				snprintf(pass->error, sizeof(pass->error), "event with an invalid id or action at LSN %X/%X",
-						 LSN_FORMAT_ARGS(lsn));
-				ok = false;
-				break;
-			}
-			if (strcmp(action, "B") == 0)
-			{
-				char	   *xid = SPI_getvalue(tuple, desc, 6);
-
-				in_txn = true;
-				txn_open = false;
-				txn_xid = xid != NULL ? (TransactionId) strtoul(xid, NULL, 10) : InvalidTransactionId;
-				recent_xids[recent_next] = txn_xid;
-				recent_next = (recent_next + 1) % REDISVIEW_RECENT_XIDS;
-			}
-			else if (strcmp(action, "C") == 0)
-			{
-				in_txn = false;
-				strlcpy(txn_text, id, sizeof(txn_text));
-				if (txn_open)
-				{
-					const char *set[3] = {"SET", RV_POSITION_KEY, txn_text};
-					const char *exec[1] = {"EXEC"};
-					size_t		setlens[3] = {3, strlen(RV_POSITION_KEY), strlen(txn_text)};
-					size_t		execlen = 4;
-
-					RvPipeAppend(&pipe, 'Q', -1, NULL, 3, set, setlens);
-					RvPipeAppend(&pipe, 'E', -1, txn_text, 1, exec, &execlen);
-					commits_sent++;
-					pending_pos = event;
-					strlcpy(pending_text, txn_text, sizeof(pending_text));
-				}
-				txn_open = false;
-				chunk_end = lsn;
-				pending_end = lsn;
-			}
-			else if (action[0] == 'I' || action[0] == 'U' || action[0] == 'D' || action[0] == 'T')
-			{
-				int			targets[REDISVIEW_MAX_VIEWS];
-				int			nt = RvViewsOf(SPI_getvalue(tuple, desc, 4), SPI_getvalue(tuple, desc, 5), targets);
-				Jsonb	   *pk = RvColumnJsonb(tuple, desc, 7);
-				Jsonb	   *row = RvColumnJsonb(tuple, desc, 8);
-				Jsonb	   *identity = RvColumnJsonb(tuple, desc, 9);
-				bool		live_ok = !CdcIdAfter(&position, &event) && !(position.lsn == event.lsn && position.n == event.n);
-
-				for (int t = 0; t < nt; t++)
-				{
-					RvView	   *view = &views[targets[t]];
-					int64		gens[2];
-					int			ngens = 0;
-
-					if (view->gen != 0 && live_ok && !view->failed)
-						gens[ngens++] = view->gen;
-					if (view->building && !RvSnapshotSaw(&view->snap, txn_xid))
-						gens[ngens++] = view->build_gen;
-					for (int g = 0; g < ngens; g++)
-					{
-						bool		skipped;
-						int			delta;
-
-						if (!txn_open)
-						{
-							const char *multi[1] = {"MULTI"};
-							size_t		multilen = 5;
-
-							RvPipeAppend(&pipe, 'M', -1, NULL, 1, multi, &multilen);
-							txn_open = true;
-						}
-						if (action[0] == 'T')
-						{
-							/*
-							 * The live generation stays as it is until the
-							 * build switches readers over; deleting its
-							 * "built" key in the same block makes a worker
-							 * that restarts before then build it too.
-							 */
-							if (g == 0 && gens[g] == view->gen)
-							{
-								char	   *built = psprintf(REDISVIEW_PREFIX "%s:built", view->name);
-								const char *del[2] = {"DEL", built};
-								size_t		lens[2] = {3, strlen(built)};
-
-								RvPipeAppend(&pipe, 'Q', targets[t], built, 2, del, lens);
-							}
-							continue;
-						}
-						delta = RvAppendRow(&pipe, view, targets[t], gens[g], action[0], pk, row,
-											action[0] == 'U' ? identity : NULL, true, &skipped);
-						if (g == 0 && gens[g] == view->gen)
-						{
-							statuses[targets[t]].keys += delta;
-							statuses[targets[t]].applied++;
-							view->window_rows++;
-							if (skipped)
-							{
-								statuses[targets[t]].skipped++;
-								if (!view->range_logged)
-									ereport(LOG,
-											(errmsg("redis view \"%s\" skipped a row of \"%s.%s\" without a position Redis can store",
-													view->name, view->schema, view->table),
-											 errdetail("Redis GEO sets take latitudes within +/-85.05112878 and longitudes within +/-180; such rows are counted in geoshard.redisview_status.skipped.")));
-								view->range_logged = true;
-							}
-						}
-					}
-					if (action[0] == 'T')
-						view->need_build = true;
-				}
-			}
-			/* other events (messages) are not ours */
-		}
-		SPI_freetuptable(SPI_tuptable);
+		/*
+		 * The reader keeps buffers it allocates here (its decode buffer, an
+		 * oversized record) for the next pass: they must outlive the
+		 * transaction, as in a walsender's command context.
+		 */
+		outer = MemoryContextSwitchTo(dctx->context);
+		record = XLogReadRecord(dctx->reader, &errm);
 		MemoryContextSwitchTo(outer);
 
-		if (ok && pipe.n > 0)
-		{
-			/* a transaction still open at the batch's end stays queued in Redis */
-			ok = RvPipeFlush(&pipe, pass->error, sizeof(pass->error), &acked);
-			if (ok && commits_sent > 0)
-			{
-				position = pending_pos;
-				strlcpy(position_text, pending_text, sizeof(position_text));
-			}
-		}
-		MemoryContextReset(batch_context);
-		if (!ok)
+		if (errm != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not read WAL for redis views at %X/%X: %s",
+							LSN_FORMAT_ARGS(dctx->reader->EndRecPtr), errm)));
+		if (record == NULL)
 			break;
-		last_end = in_txn ? chunk_end : Max(chunk_end, pending_end);
+		/* every transaction committed in the record is written out whole */
+		outer = MemoryContextSwitchTo(dctx->context);
+		LogicalDecodingProcessRecord(dctx, dctx->reader);
+		MemoryContextSwitchTo(outer);
 		CHECK_FOR_INTERRUPTS();
 	}
-	SPI_cursor_close(portal);
+	RvStreamFlush(&s);
+	stream = NULL;
 
-	target = last_end;
-	more = ok && total >= (uint64) limit;
-	if (ok && !more && !in_txn)
+	ok = s.ok;
+	more = ok && dctx->reader->EndRecPtr < pass->upto;
+	if (ok && !more && !s.in_txn)
 	{
-		target = Max(target, pass->upto);
 		/* step d: caught up to upto, the built generations go live */
 		for (int i = 0; i < nviews; i++)
 			if (views[i].building && !RvBuildSwitch(pass, i))
@@ -1377,15 +1579,30 @@ RvPassBody(RvPass *pass)
 				break;
 			}
 	}
-	if (target > confirmed)
+	if (!s.ok)
 	{
-		Datum		lsn = LSNGetDatum(target);
-		Oid			type = LSNOID;
+		/* decoded past what Redis acknowledged: the next pass reads from the confirmed position */
+		RvDecodingStop(false);
+	}
+	else
+	{
+		/*
+		 * Everything decoded so far is in Redis (step 3), up to the start
+		 * of the oldest transaction still in progress: lag_bytes then
+		 * counts its WAL too, which the slot must keep anyway (confirming
+		 * less than what was applied is safe: the position key skips it).
+		 */
+		XLogRecPtr	target = dctx->reader->EndRecPtr;
+		ReorderBufferTXN *oldest = ReorderBufferGetOldestTXN(dctx->reorder);
 
-		pgstat_report_activity(STATE_RUNNING, "advancing the redisview slot");
-		RvExecute("SELECT pg_catalog.pg_replication_slot_advance('" RV_SLOT "', $1)",
-				  SPI_OK_SELECT, 1, &type, &lsn);
-		confirmed = target;
+		if (oldest != NULL && oldest->first_lsn < target)
+			target = oldest->first_lsn;
+		if (target > confirmed)
+		{
+			LogicalConfirmReceivedLocation(target);
+			ReplicationSlotMarkDirty();
+			confirmed = target;
+		}
 	}
 	pass->ok = ok;
 }
@@ -1405,6 +1622,10 @@ RvPassWork(void *arg)
 		ErrorData  *edata;
 
 		MemoryContextSwitchTo(context);
+		/* the slot is handed back (GeoshardWorkerRun): its context goes first */
+		stream = NULL;
+		RvDecodingStop(true);
+		caches_past = caches_present = true;
 		edata = CopyErrorData();
 		strlcpy(pass->error, edata->message, sizeof(pass->error));
 		FreeErrorData(edata);
@@ -1417,6 +1638,7 @@ RvPassWork(void *arg)
 static void
 RvDropSlot(void *arg)
 {
+	RvSlotRelease();
 	RvExecute(RV_SLOT_QUERY, SPI_OK_SELECT, 0, NULL, NULL);
 	if (SPI_processed > 0)
 	{
@@ -1424,6 +1646,13 @@ RvDropSlot(void *arg)
 		ereport(LOG, (errmsg("geoshard redisview dropped replication slot \"%s\": no view left", RV_SLOT)));
 	}
 	slot_ready = false;
+}
+
+/* How far the worker has read the WAL: the open context's end, else the slot's position. */
+static XLogRecPtr
+RvDecoded(void)
+{
+	return dctx != NULL ? Max(confirmed, dctx->reader->EndRecPtr) : confirmed;
 }
 
 static bool
@@ -1555,9 +1784,7 @@ GeoshardRedisviewMain(Datum main_arg)
 {
 	TimestampTz next_reload = 0;
 	TimestampTz next_heartbeat = 0;
-	TimestampTz last_heartbeat = 0;
 	XLogRecPtr	heartbeat_end = InvalidXLogRecPtr;
-	XLogRecPtr	confirmed_at_heartbeat = InvalidXLogRecPtr;
 	bool		logged_wal_level = false;
 	bool		paused = false;
 
@@ -1585,6 +1812,9 @@ GeoshardRedisviewMain(Datum main_arg)
 				ereport(LOG, (errmsg("geoshard redisview is disabled")));
 				if (conn != NULL)
 					RvDisconnect();
+				/* the slot is free while paused (it may be dropped by hand) */
+				RvSlotRelease();
+				slot_ready = false;
 				for (int i = 0; i < nviews; i++)
 					statuses[i].state = REDISVIEW_STATE_DISABLED;
 				RedisViewStatusPublish(statuses, nviews);
@@ -1651,11 +1881,11 @@ GeoshardRedisviewMain(Datum main_arg)
 				build = i;
 
 		flush = GetFlushRecPtr(NULL);
-		if (build >= 0 || !slot_ready || more || flush > confirmed)
+		if (build >= 0 || !slot_ready || more || flush > RvDecoded())
 		{
 			if (RvRunPass(flush, build))
 			{
-				caught_up = !more && confirmed >= flush;
+				caught_up = !more && RvDecoded() >= flush;
 				if (ngarbage > 0 && conn != NULL && !RvCollectGarbage())
 					RvDisconnect();
 			}
@@ -1667,22 +1897,16 @@ GeoshardRedisviewMain(Datum main_arg)
 
 		/*
 		 * As the cdc worker: a record of running transactions lets the slot
-		 * release WAL.  It also moves the slot's restart point, from which
-		 * every pass decodes again (pg_logical_slot_peek_changes starts a
-		 * new decoding each time): while changes stream in, one every
-		 * RV_BUSY_HEARTBEAT_MS keeps that re-decoding short (at 2,000
-		 * rows/s it cut the worker's CPU per row by 30% against one a
-		 * second; docs/benchmarks.md).
+		 * release WAL and moves its restart point, from which a new decoding
+		 * context starts (after a failed pass or a change of the views'
+		 * tables).  No more often than geoshard.cdc_heartbeat_interval: each
+		 * move of the restart point writes the slot's state file with an
+		 * fsync (LogicalConfirmReceivedLocation), inside a pass.
 		 */
-		if (geoshard_cdc_heartbeat_interval > 0 &&
-			(now >= next_heartbeat ||
-			 (confirmed > confirmed_at_heartbeat &&
-			  now >= TimestampTzPlusMilliseconds(last_heartbeat, RV_BUSY_HEARTBEAT_MS))))
+		if (geoshard_cdc_heartbeat_interval > 0 && now >= next_heartbeat)
 		{
 			if (GetXLogInsertRecPtr() != heartbeat_end)
 				heartbeat_end = LogStandbySnapshot();
-			last_heartbeat = now;
-			confirmed_at_heartbeat = confirmed;
 			next_heartbeat = TimestampTzPlusMilliseconds(now, geoshard_cdc_heartbeat_interval);
 		}
 	}

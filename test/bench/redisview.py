@@ -36,6 +36,7 @@ RADIUS = float(os.environ.get("BENCH_RV_RADIUS", "500"))
 SECONDS = int(os.environ.get("BENCH_RV_SECONDS", "10"))
 RATE = int(os.environ.get("BENCH_RV_RATE", "5000"))
 FRESH_SECONDS = int(os.environ.get("BENCH_RV_FRESH_SECONDS", "20"))
+ONLY = os.environ.get("BENCH_RV_ONLY", "")          # freshness: skip the read tests
 RETURN = os.environ.get("BENCH_RV_RETURN", "coords")    # coords: id, lat, lon (and distance); ids: the ids alone
 PGPORT = int(os.environ.get("BENCH_RV_PGPORT", "55492"))
 REDISPORT = int(os.environ.get("BENCH_RV_REDISPORT", "56492"))
@@ -144,6 +145,14 @@ def pg_reads(clients):
     return lat, len(lat) / SECONDS
 
 
+def worker_cpu_ms():
+    """User + system CPU of the redisview worker so far, from /proc/<pid>/stat."""
+    pid = psql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'geoshard redisview'").strip()
+    with open("/proc/%s/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
 def freshness():
     psql("CREATE TABLE fresh (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at float8 NOT NULL)")
     psql("SELECT geoshard.add_redis_view('fresh', 'fresh', 'presence', '{\"ttl_ms\": 600000, \"value\": \"at\"}')")
@@ -155,6 +164,7 @@ def freshness():
     script = os.path.join(WORK, "fresh.sql")
     with open(script, "w") as f:
         f.write("INSERT INTO fresh (at) VALUES (extract(epoch FROM clock_timestamp()));\n")
+    cpu0 = worker_cpu_ms()
     bench = subprocess.Popen([os.path.join(PGBIN, "pgbench"), "-n", "-c", "4", "-j", "2", "-R", str(RATE),
                               "-T", str(FRESH_SECONDS), "-f", script, "-h", WORK, "-p", str(PGPORT), "postgres"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -172,13 +182,14 @@ def freshness():
         if key.startswith("geoshard:rv:fresh:"):
             arrived[int(key.rsplit(":", 1)[1])] = now
     out = bench.communicate()[0]
+    cpu = worker_cpu_ms() - cpu0
     tps = [l for l in out.splitlines() if l.startswith("tps")]
     at = {}
     for line in psql("SELECT id, at FROM fresh").splitlines():
         i, t = line.split("|")
         at[int(i)] = float(t)
     delays = [(arrived[i] - at[i]) * 1000.0 for i in at if i in arrived]
-    return delays, len(at), len(arrived), tps[0] if tps else "?"
+    return delays, len(at), len(arrived), tps[0] if tps else "?", cpu
 
 
 def row(name, lat, extra):
@@ -201,7 +212,7 @@ def main():
              "" if RETURN == "ids" else " WITHCOORD WITHDIST", keys, SECONDS))
     print("| reader | reads | p50 ms | p95 ms | p99 ms | reads/s |")
     print("|---|---:|---:|---:|---:|---:|")
-    for clients in (1, 16):
+    for clients in (() if ONLY == "freshness" else (1, 16)):
         lat, hits, rps = redis_reads(cmds, clients)
         print(row("Redis GEOSEARCH, %d client%s" % (clients, "s" if clients > 1 else ""), lat,
                   "%.0f (%.0f pins/read)" % (rps, hits)))
@@ -210,23 +221,27 @@ def main():
         print(row("PostgreSQL radius query, %d client%s" % (clients, "s" if clients > 1 else ""), lat, "%.0f" % rps))
         sys.stdout.flush()
     one = next(c[0] for c in cmds if len(c) == 1)
-    print("\nOne GEOSEARCH (a read whose circle lies in one key), redis-benchmark in C, %s:\n"
-          % " ".join(one.split(" ")[2:]))
-    print("| clients | p50 ms | p95 ms | p99 ms | reads/s |")
-    print("|---:|---:|---:|---:|---:|")
-    for clients in (1, 16):
-        rps, p50, p95, p99 = redis_benchmark(one, clients)
-        print("| %d | %.3f | %.3f | %.3f | %.0f |" % (clients, p50, p95, p99, rps))
+    if ONLY == "freshness":
+        one = None
+    if one is not None:
+        print("\nOne GEOSEARCH (a read whose circle lies in one key), redis-benchmark in C, %s:\n"
+              % " ".join(one.split(" ")[2:]))
+        print("| clients | p50 ms | p95 ms | p99 ms | reads/s |")
+        print("|---:|---:|---:|---:|---:|")
+        for clients in (() if one is None else (1, 16)):
+            rps, p50, p95, p99 = redis_benchmark(one, clients)
+            print("| %d | %.3f | %.3f | %.3f | %.0f |" % (clients, p50, p95, p99, rps))
     sys.stdout.flush()
-    delays, written, seen, tps = freshness()
+    delays, written, seen, tps, cpu = freshness()
     print("\nFreshness: row insert (clock_timestamp(), just before commit) to its SET arriving at a keyspace-event "
           "subscriber, pgbench -R %d for %d s, single-row transactions (%s); %d rows written, %d seen.\n"
           % (RATE, FRESH_SECONDS, tps, written, seen))
-    print("| rows | p50 ms | p90 ms | p99 ms | max ms |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| rows | p50 ms | p90 ms | p99 ms | max ms | worker CPU ms | CPU per row us | load average |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|")
     if delays:
-        print("| %d | %.1f | %.1f | %.1f | %.1f |" % (len(delays), percentile(delays, 50), percentile(delays, 90),
-                                                     percentile(delays, 99), max(delays)))
+        print("| %d | %.1f | %.1f | %.1f | %.1f | %.0f | %.1f | %s |"
+              % (len(delays), percentile(delays, 50), percentile(delays, 90), percentile(delays, 99), max(delays),
+                 cpu, cpu * 1000.0 / max(seen, 1), " ".join(open("/proc/loadavg").read().split()[:3])))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@
 # Servers refuse to run as root, so when started by root everything runs as
 # postgres.  Knobs (environment): BENCH_RV_PINS (1000000), BENCH_RV_RADIUS
 # (500 m), BENCH_RV_SECONDS (10 per read test), BENCH_RV_RATE (5000 rows/s),
-# BENCH_RV_FRESH_SECONDS (20), BENCH_RV_RETURN (coords: ids with coordinates;
+# BENCH_RV_FRESH_SECONDS (20), BENCH_RV_ONLY (freshness: skip the read tests),
+# BENCH_RV_RETURN (coords: ids with coordinates;
 # ids: ids alone), BENCH_RV_CONF (extra lines for postgresql.conf), BENCH_KEEP=1
 # keeps the scratch directory.
 set -Eeuo pipefail
@@ -71,4 +72,5 @@ out="$SRC/test/bench/results/redisview-$(date +%Y%m%d-%H%M%S).md"
 	BENCH_RV_PINS="${BENCH_RV_PINS:-1000000}" BENCH_RV_RADIUS="${BENCH_RV_RADIUS:-500}" \
 	BENCH_RV_SECONDS="${BENCH_RV_SECONDS:-10}" BENCH_RV_RATE="${BENCH_RV_RATE:-5000}" \
 	BENCH_RV_FRESH_SECONDS="${BENCH_RV_FRESH_SECONDS:-20}" BENCH_RV_RETURN="${BENCH_RV_RETURN:-coords}" \
+	BENCH_RV_ONLY="${BENCH_RV_ONLY:-}" \
 	python3 "$SRC/test/bench/redisview.py" | tee "$out"
