@@ -1173,9 +1173,19 @@ take_proposals(void)
 	char	   *cmd_data[RAFT_PROPOSAL_SLOTS];
 	uint32		cmd_len[RAFT_PROPOSAL_SLOTS];
 	int			ncmd = 0;
+	int			pending[RAFT_PROPOSAL_SLOTS];
+	int			npending = 0;
 
+	/* one look under the lock, not one per slot: most passes find none */
+	LWLockAcquire(raft_shared->lock, LW_SHARED);
 	for (int i = 0; i < RAFT_PROPOSAL_SLOTS; i++)
+		if (raft_shared->proposals[i].state == RAFT_SLOT_PENDING)
+			pending[npending++] = i;
+	LWLockRelease(raft_shared->lock);
+
+	for (int j = 0; j < npending; j++)
 	{
+		int			i = pending[j];
 		RaftProposal *p = &raft_shared->proposals[i];
 		RaftProposalKind kind;
 		uint64		node_id;
