@@ -150,22 +150,37 @@ propose_local(RaftProposalKind kind, uint64 node_id, const char *data, uint32 le
 		CHECK_FOR_INTERRUPTS();
 	}
 
-	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-	in_group = raft_shared->in_group;
-	for (int i = 0; in_group && i < RAFT_PROPOSAL_SLOTS; i++)
-		if (raft_shared->proposals[i].state == RAFT_SLOT_FREE)
-		{
-			slot = &raft_shared->proposals[i];
-			memset(slot, 0, offsetof(RaftProposal, data));
-			slot->state = RAFT_SLOT_PENDING;
-			slot->kind = kind;
-			slot->node_id = node_id;
-			slot->latch = MyLatch;
-			slot->len = len;
-			memcpy(slot->data, data, len);
+	/* all slots taken: wait for one (within the deadline) rather than fail */
+	for (;;)
+	{
+		long		remaining;
+
+		LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+		in_group = raft_shared->in_group;
+		for (int i = 0; in_group && i < RAFT_PROPOSAL_SLOTS; i++)
+			if (raft_shared->proposals[i].state == RAFT_SLOT_FREE)
+			{
+				slot = &raft_shared->proposals[i];
+				memset(slot, 0, offsetof(RaftProposal, data));
+				slot->state = RAFT_SLOT_PENDING;
+				slot->kind = kind;
+				slot->node_id = node_id;
+				slot->latch = MyLatch;
+				slot->len = len;
+				memcpy(slot->data, data, len);
+				break;
+			}
+		LWLockRelease(raft_shared->lock);
+		if (!in_group || slot != NULL)
 			break;
-		}
-	LWLockRelease(raft_shared->lock);
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			break;
+		/* a signal lost to a waiter that left costs at most 100 ms */
+		(void) ConditionVariableTimedSleep(&raft_shared->slot_freed, Min(remaining, 100),
+										   PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
 
 	if (!in_group)
 		ereport(ERROR,
@@ -176,7 +191,9 @@ propose_local(RaftProposalKind kind, uint64 node_id, const char *data, uint32 le
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("too many raft proposals in flight on this node"),
-				 errhint("Retry when some of the %d proposals in flight have finished.", RAFT_PROPOSAL_SLOTS)));
+				 errdetail("All %d proposal slots stayed taken for geoshard.raft_propose_timeout_ms (%d ms).",
+						   RAFT_PROPOSAL_SLOTS, geoshard_raft_propose_timeout_ms),
+				 errhint("Retry when some of the proposals in flight have finished.")));
 
 	RaftWakeWorker();
 	PG_TRY();
@@ -209,6 +226,7 @@ propose_local(RaftProposalKind kind, uint64 node_id, const char *data, uint32 le
 		else
 			slot->state = RAFT_SLOT_FREE;
 		LWLockRelease(raft_shared->lock);
+		RaftSlotFreed();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -223,6 +241,7 @@ propose_local(RaftProposalKind kind, uint64 node_id, const char *data, uint32 le
 	}
 	slot->state = RAFT_SLOT_FREE;
 	LWLockRelease(raft_shared->lock);
+	RaftSlotFreed();
 
 	*index = result.index;
 	*leader = result.leader;

@@ -37,6 +37,7 @@ RaftShmemInit(void *shared, bool found, LWLockPadded *locks)
 	{
 		memset(raft_shared, 0, sizeof(RaftShared));
 		raft_shared->lock = &locks[0].lock;
+		ConditionVariableInit(&raft_shared->slot_freed);
 	}
 }
 
@@ -49,6 +50,13 @@ RaftCheckShmem(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("geoshard raft needs geoshard in shared_preload_libraries"),
 				 errhint("Add geoshard to shared_preload_libraries and restart the server.")));
+}
+
+/* Wake the backends waiting for a free proposal slot (propose_local). */
+void
+RaftSlotFreed(void)
+{
+	ConditionVariableBroadcast(&raft_shared->slot_freed);
 }
 
 /* Set the raft worker's latch, if it runs. */

@@ -8,12 +8,13 @@
 #define GEOSHARD_RAFT_RAFT_SHMEM_H
 
 #include "datatype/timestamp.h"
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "utils/uuid.h"
 
 #define RAFT_INBOX_BYTES		(4 * 1024 * 1024)
-#define RAFT_PROPOSAL_SLOTS		16
+#define RAFT_PROPOSAL_SLOTS		64
 #define RAFT_PROPOSAL_BYTES		8192
 #define RAFT_MAX_PEERS			16
 #define RAFT_ERROR_BYTES		256
@@ -85,7 +86,8 @@ typedef struct RaftShared
 	TimestampTz last_contact;
 	int			npeers;
 	RaftPeerStatus peers[RAFT_MAX_PEERS];
-	/* proposals */
+	/* proposals; slot_freed is signalled whenever a slot turns free */
+	ConditionVariable slot_freed;
 	RaftProposal proposals[RAFT_PROPOSAL_SLOTS];
 	/* inbox: records of uint32 length + batch, drained whole by the worker */
 	uint64		inbox_dropped;
@@ -99,5 +101,6 @@ extern Size RaftShmemSize(void);
 extern void RaftShmemInit(void *shared, bool found, LWLockPadded *locks);
 extern void RaftCheckShmem(void);
 extern void RaftWakeWorker(void);
+extern void RaftSlotFreed(void);
 
 #endif							/* GEOSHARD_RAFT_RAFT_SHMEM_H */

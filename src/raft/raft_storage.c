@@ -7,9 +7,11 @@
  * unit of work.  Writes that libraft's safety depends on (term, vote,
  * entries) go through transactions that RaftStorageForceSync has made
  * synchronous whatever the session or server default says; the worker
- * sends nothing that depends on them before that transaction committed.
- * Applying a command and moving applied_index happen in one transaction, so
- * each committed entry changes the tables exactly once.
+ * sends nothing that depends on a term or vote, and no acknowledgement of
+ * entries, before that transaction committed (a leader's own entries travel
+ * while it stores them).  Applying a command and moving applied_index happen
+ * in one transaction, so each committed entry changes the tables exactly
+ * once; that transaction does not wait for its flush (RaftStorageNoSync).
  */
 #include "postgres.h"
 
@@ -30,6 +32,20 @@ void
 RaftStorageForceSync(void)
 {
 	(void) set_config_option("synchronous_commit", "on", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * Make the current transaction commit without waiting for its WAL flush:
+ * for applying committed entries, which are durable in raft_log already.
+ * Its commit record follows the log's in the WAL, so a crash can lose the
+ * apply (redone at restart: applied_index moves with it) but never keep it
+ * without the entries.
+ */
+void
+RaftStorageNoSync(void)
+{
+	(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 }
 

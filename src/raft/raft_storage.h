@@ -33,6 +33,7 @@ extern bool RaftStorageApplying;
 extern bool RaftWorkerIsApplying(void);
 
 extern void RaftStorageForceSync(void);
+extern void RaftStorageNoSync(void);
 extern bool RaftStorageExists(void);
 extern bool RaftStorageLoadState(RaftHardState *hs);
 extern RaftLogEntry *RaftStorageLoadLog(uint64 *first, uint64 *n, MemoryContext cxt);

@@ -8,11 +8,16 @@
  *
  *  1. term, vote and new entries are written to geoshard.raft_state and
  *     geoshard.raft_log in one transaction with synchronous_commit forced on;
- *  2. only then are the update's messages queued for the peers (they leave
- *     in RaftTransportPump, after the whole update is handled), and the
- *     entries reported back with RAFT_PERSISTED_ENTRIES;
+ *  2. only then are the update's messages sent to the peers, and the
+ *     entries reported back with RAFT_PERSISTED_ENTRIES; but a leader's
+ *     AppendEntries for entries it appends (with no new term or vote in the
+ *     update) leave before that transaction, so that the followers store
+ *     them while the leader does: libraft counts the leader's own copy
+ *     toward a majority only after RAFT_PERSISTED_ENTRIES;
  *  3. committed entries are applied in log order, each batch with its
- *     applied_index in the same transaction, so each applies exactly once.
+ *     applied_index in the same transaction, so each applies exactly once;
+ *     that transaction does not wait for its WAL flush: the entries are
+ *     durable already, and an apply lost in a crash is redone at restart.
  *
  * The worker keeps the log in memory too (the send path reads it for
  * AppendEntries), from the entry after the last compaction.  Once the
@@ -244,7 +249,10 @@ notify_proposals(void)
 			else
 				continue;
 			if (p->abandoned)
+			{
 				p->state = RAFT_SLOT_FREE;
+				RaftSlotFreed();
+			}
 			else if (p->latch)
 				SetLatch(p->latch);
 			continue;
@@ -261,7 +269,10 @@ notify_proposals(void)
 					 (unsigned long long) p->index);
 		}
 		if (p->abandoned)
+		{
 			p->state = RAFT_SLOT_FREE;
+			RaftSlotFreed();
+		}
 		else if (p->latch)
 			SetLatch(p->latch);
 	}
@@ -283,6 +294,7 @@ apply_committed(void)
 			 (unsigned long long) from, (unsigned long long) log_first);
 
 	begin_work("applying raft entries");
+	RaftStorageNoSync();
 	/* the guard triggers on the replicated tables let this process through */
 	RaftStorageApplying = true;
 	for (uint64 i = from; i <= target; i++)
@@ -527,6 +539,26 @@ send_snapshot(const struct raft_message *msg)
 						(unsigned long long) msg->server_id)));
 }
 
+/*
+ * Queue the update's messages (serialized now: libraft reuses the array at
+ * its next step) and start sending them at once, without waiting for the end
+ * of the loop: a leader's AppendEntries then travel while it persists the
+ * entries, and a follower's acknowledgement leaves before it applies.
+ */
+static void
+queue_messages(struct raft_update *update)
+{
+	for (unsigned i = 0; i < update->messages.n; i++)
+	{
+		if (update->messages.batch[i].type == RAFT_INSTALL_SNAPSHOT)
+			send_snapshot(&update->messages.batch[i]);
+		else
+			RaftTransportQueue(&update->messages.batch[i]);
+	}
+	if (update->messages.n > 0)
+		RaftTransportPump(now_ms());
+}
+
 /* Carry out one update of raft_step, in the order Raft's safety needs. */
 static void
 handle_update(struct raft_update *update)
@@ -535,8 +567,27 @@ handle_update(struct raft_update *update)
 	bool		hard = (flags & (RAFT_UPDATE_CURRENT_TERM | RAFT_UPDATE_VOTED_FOR)) != 0;
 	bool		entries = (flags & RAFT_UPDATE_ENTRIES) != 0 && update->entries.n > 0;
 	bool		snapshot = (flags & RAFT_UPDATE_SNAPSHOT) != 0;
+	bool		entries_cached = false;	/* sent before they were stored */
 	struct raft_snapshot_metadata snapshot_meta;
 	uint64		persisted = 0;
+
+	/*
+	 * A leader sends its new entries while it persists them (Raft allows it:
+	 * libraft counts the leader's own copy toward a majority only once
+	 * RAFT_PERSISTED_ENTRIES reports it durable, below).  The send path reads
+	 * the cached log, so the entries go there first.  Not with a new term or
+	 * vote, which must be durable before any message of its update leaves;
+	 * and never on a follower, whose acknowledgement libraft only emits after
+	 * RAFT_PERSISTED_ENTRIES.
+	 */
+	if (entries && !hard && raft_state(&raft) == RAFT_LEADER)
+	{
+		cache_store(update->entries.index, update->entries.batch, update->entries.n);
+		if (flags & RAFT_UPDATE_MESSAGES)
+			queue_messages(update);
+		flags &= ~RAFT_UPDATE_MESSAGES;
+		entries_cached = true;
+	}
 
 	if (hard || entries)
 	{
@@ -551,7 +602,8 @@ handle_update(struct raft_update *update)
 		end_work(cxt);
 		if (entries)
 		{
-			cache_store(update->entries.index, update->entries.batch, update->entries.n);
+			if (!entries_cached)
+				cache_store(update->entries.index, update->entries.batch, update->entries.n);
 			persisted = update->entries.index + update->entries.n - 1;
 			raft_free(update->entries.batch[0].batch);
 		}
@@ -563,15 +615,8 @@ handle_update(struct raft_update *update)
 		install_snapshot(update);
 	}
 
-	/* serialize now: the array is reused by the next step */
 	if (flags & RAFT_UPDATE_MESSAGES)
-		for (unsigned i = 0; i < update->messages.n; i++)
-		{
-			if (update->messages.batch[i].type == RAFT_INSTALL_SNAPSHOT)
-				send_snapshot(&update->messages.batch[i]);
-			else
-				RaftTransportQueue(&update->messages.batch[i]);
-		}
+		queue_messages(update);
 
 	if (flags & RAFT_UPDATE_STATE)
 	{
@@ -675,6 +720,8 @@ try_start(void)
 	raft_set_heartbeat_timeout(&raft, Min(geoshard_raft_heartbeat_ms,
 										  geoshard_raft_election_timeout_ms / 2));
 	raft_set_pre_vote(&raft, true);
+	/* one pass submits up to every slot: let one AppendEntries carry them */
+	raft_set_max_inflight_entries(&raft, Max(RAFT_PROPOSAL_SLOTS, 32));
 
 	applied = hard_state.applied_index;
 	RaftCallApplied(applied);	/* after a restart, what the tables hold is applied */
@@ -971,7 +1018,10 @@ fail_proposal(RaftProposal *p, bool not_leader, uint64 leader, const char *error
 	p->leader = leader;
 	strlcpy(p->error, error, RAFT_ERROR_BYTES);
 	if (p->abandoned)
+	{
 		p->state = RAFT_SLOT_FREE;
+		RaftSlotFreed();
+	}
 	else if (p->latch)
 		SetLatch(p->latch);
 }
@@ -1056,12 +1106,86 @@ build_entry(RaftProposalKind kind, uint64 node_id, const char *data, uint32 len,
 	return true;
 }
 
-/* Submit what backends proposed; only a leader can. */
+/*
+ * Submit the commands of a pass together: one RAFT_SUBMIT of n entries
+ * sharing one payload buffer (handle_update frees batch[0].batch), so that
+ * they are stored in one transaction and travel in one AppendEntries.
+ */
+static void
+submit_commands(int *slots, char **datas, uint32 *lens, int n)
+{
+	struct raft_entry *entries = palloc(sizeof(struct raft_entry) * n);
+	uint64		index = raft_last_index(&raft) + 1;
+	uint64		term = raft_current_term(&raft);
+	Size		total = 0;
+	char	   *buf;
+	struct raft_event ev;
+	int			rv;
+
+	for (int k = 0; k < n; k++)
+		total += lens[k];
+	buf = raft_malloc(Max(total, 1));
+	if (buf == NULL)
+		elog(ERROR, "out of memory for %d raft entries", n);
+	total = 0;
+	for (int k = 0; k < n; k++)
+	{
+		entries[k].term = term;
+		entries[k].type = RAFT_COMMAND;
+		entries[k].buf.base = buf + total;
+		entries[k].buf.len = lens[k];
+		entries[k].batch = buf;
+		memcpy(buf + total, datas[k], lens[k]);
+		total += lens[k];
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RAFT_SUBMIT;
+	ev.submit.entries = entries;
+	ev.submit.n = (unsigned) n;
+	rv = step(&ev);
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	for (int k = 0; k < n; k++)
+	{
+		RaftProposal *p = &raft_shared->proposals[slots[k]];
+
+		if (rv != 0)
+			fail_proposal(p, rv == RAFT_NOTLEADER, 0, raft_errmsg(&raft));
+		else
+		{
+			p->index = index + k;
+			p->term = term;
+		}
+	}
+	LWLockRelease(raft_shared->lock);
+	if (rv != 0)
+		raft_free(buf);
+	pfree(entries);
+}
+
+/*
+ * Submit what backends proposed; only a leader can.  Commands go together
+ * (submit_commands); configuration changes and transfers one at a time.
+ */
 static void
 take_proposals(void)
 {
+	int			cmd_slots[RAFT_PROPOSAL_SLOTS];
+	char	   *cmd_data[RAFT_PROPOSAL_SLOTS];
+	uint32		cmd_len[RAFT_PROPOSAL_SLOTS];
+	int			ncmd = 0;
+	int			pending[RAFT_PROPOSAL_SLOTS];
+	int			npending = 0;
+
+	/* one look under the lock, not one per slot: most passes find none */
+	LWLockAcquire(raft_shared->lock, LW_SHARED);
 	for (int i = 0; i < RAFT_PROPOSAL_SLOTS; i++)
+		if (raft_shared->proposals[i].state == RAFT_SLOT_PENDING)
+			pending[npending++] = i;
+	LWLockRelease(raft_shared->lock);
+
+	for (int j = 0; j < npending; j++)
 	{
+		int			i = pending[j];
 		RaftProposal *p = &raft_shared->proposals[i];
 		RaftProposalKind kind;
 		uint64		node_id;
@@ -1097,6 +1221,14 @@ take_proposals(void)
 		p->index = 0;
 		LWLockRelease(raft_shared->lock);
 
+		if (kind == RAFT_PROPOSE_COMMAND)
+		{
+			cmd_slots[ncmd] = i;
+			cmd_data[ncmd] = data;
+			cmd_len[ncmd] = len;
+			ncmd++;
+			continue;
+		}
 		if (kind == RAFT_PROPOSE_TRANSFER)
 		{
 			memset(&ev, 0, sizeof(ev));
@@ -1144,6 +1276,8 @@ take_proposals(void)
 			LWLockRelease(raft_shared->lock);
 		}
 	}
+	if (ncmd > 0)
+		submit_commands(cmd_slots, cmd_data, cmd_len, ncmd);
 	notify_proposals();
 }
 

@@ -14,6 +14,7 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use RaftTest qw();
 
 # the nodes, shared with RaftTest's leader helpers
@@ -23,12 +24,12 @@ my %conninfo;
 
 sub new_node
 {
-	my ($id) = @_;
+	my ($id, $extra) = @_;
 	my $n = PostgreSQL::Test::Cluster->new("raft$id");
 	$n->init;
 	$n->append_conf('postgresql.conf',
 		"shared_preload_libraries = 'geoshard'\ngeoshard.node_id = $id\n"
-		  . "geoshard.health_enabled = off\njit = off\n");
+		  . "geoshard.health_enabled = off\njit = off\n" . ($extra // ''));
 	$n->start;
 	$n->safe_psql(
 		'postgres', q{
@@ -240,7 +241,8 @@ my $vote = envelope("\x42" x 16, 1) . pack('C Q> Q> Q> Q> C', 3, 999, 2, 0, 0, 2
 like($err, qr/28000: raft message from cluster "42424242-4242-4242-4242-424242424242" refused/,
 	'a well-formed message of another cluster id is refused');
 
-$node{4} = new_node(4);
+# node 4 takes more proposers than it has proposal slots (below)
+$node{4} = new_node(4, "max_connections = 100\n");
 $node{4}->safe_psql('postgres', q{INSERT INTO geoshard.settings VALUES ('own.key', 'kept')});
 my $other = $node{4}->safe_psql('postgres', "SELECT geoshard.raft_bootstrap('n4', '$conninfo{4}')");
 ok( $node{4}->poll_query_until('postgres',
@@ -263,6 +265,33 @@ is($node{4}->safe_psql('postgres', q{SELECT string_agg(format('%s:%s', id, role)
 	'4:voter', 'raft_remove_node takes it out through the log');
 ok( $node{4}->poll_query_until('postgres', 'SELECT count(*) = 0 FROM geoshard.raft_peers'),
 	'and the worker stops talking to it');
+
+# More proposers than proposal slots (64): with the raft worker stopped, 80
+# proposals pile up, 64 in slots and 16 waiting for one; once it runs again
+# every one of them commits, none fails for want of a slot.
+{
+	my $worker = $node{4}->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'geoshard raft'});
+	like($worker, qr/^\d+$/, 'node 4 runs its raft worker');
+	my $script = PostgreSQL::Test::Utils::tempdir() . '/propose.sql';
+	PostgreSQL::Test::Utils::append_to_file($script,
+		"SET geoshard.raft_propose_timeout_ms = 60000;\nSELECT geoshard.raft_set_setting('slots.' || :client_id, 'done');\n");
+	kill 'STOP', $worker;
+	my ($stdout, $stderr) = ('', '');
+	my $bench = IPC::Run::start(
+		[ 'pgbench', '-n', '-c', '80', '-t', '1', '-f', $script, '-h', $node{4}->host,
+		  '-p', $node{4}->port, 'postgres' ],
+		'>', \$stdout, '2>', \$stderr);
+	my $waiting = $node{4}->poll_query_until('postgres',
+		q{SELECT count(*) = 80 FROM pg_stat_activity WHERE query LIKE '%slots.%' AND wait_event_type = 'Extension' AND pid <> pg_backend_pid()});
+	kill 'CONT', $worker;
+	ok($waiting, '80 proposals wait while the raft worker is stopped');
+	ok($bench->finish, 'all 80 proposers finish without an error') or diag($stderr);
+	unlike($stderr, qr/too many raft proposals/, 'none was refused for want of a proposal slot');
+	is($node{4}->safe_psql('postgres', q{SELECT count(*) FROM geoshard.settings WHERE key LIKE 'slots.%' AND value = 'done'}),
+		'80', 'and all 80 settings are applied');
+}
+
 RaftTest::propose("SELECT geoshard.raft_set_setting('still.works', 'yes')", 1, 2, 3);
 wait_same('after the other group', 'after.garbage=ok,breaker.cooldown=7000,still.works=yes', 1, 2, 3);
 
