@@ -423,7 +423,7 @@ GeoshardGucInit(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("geoshard.cdc_max_lag",
-							"Sets how much WAL a CDC sink may have left to publish before a WARNING.",
+							"Sets how much WAL a CDC sink or the Redis views may have left to apply before a WARNING.",
 							"0 turns the warning off.",
 							&geoshard_cdc_max_lag,
 							1024 * 1024,
