@@ -156,7 +156,7 @@ CdcStatusCopy(CdcSinkStatus *out)
 	return n;
 }
 
-static const char *
+const char *
 CdcStateName(CdcState state)
 {
 	switch (state)

@@ -50,5 +50,6 @@ extern void CdcStatusPublish(const CdcSinkStatus *sinks, int n);
 extern int	CdcStatusCopy(CdcSinkStatus *out);
 extern void CdcWorkerAttach(void);
 extern uint64 CdcSinksGeneration(void);
+extern const char *CdcStateName(CdcState state);
 
 #endif							/* GEOSHARD_CDC_CDC_STATUS_H */

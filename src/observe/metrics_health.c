@@ -16,8 +16,6 @@
 #include "observe/metrics.h"
 #include "routing/routing_table.h"
 
-static const char *const state_names[3] = {"closed", "half_open", "open"};
-
 Size
 HealthMetricsSnapshotSize(void)
 {
@@ -65,10 +63,10 @@ HealthMetricsEmit(MetricsSink *sink, const void *snapshot)
 	labels[0].name = "region";
 	labels[1].name = "state";
 	for (int i = 0; i < snap->nregions; i++)
-		for (int s = 0; s < 3; s++)
+		for (int s = ROUTING_BREAKER_CLOSED; s <= ROUTING_BREAKER_OPEN; s++)
 		{
 			labels[0].value = snap->regions[i].id;
-			labels[1].value = state_names[s];
+			labels[1].value = RoutingBreakerName((RoutingBreaker) s);
 			sink->sample(sink, "", labels, 2, snap->regions[i].state == s ? 1.0 : 0.0);
 		}
 
@@ -89,10 +87,10 @@ HealthMetricsEmit(MetricsSink *sink, const void *snapshot)
 				 "Circuit breaker transitions of the region, by the state entered, forced ones included.");
 	labels[1].name = "to";
 	for (int i = 0; i < snap->nregions; i++)
-		for (int s = 0; s < 3; s++)
+		for (int s = ROUTING_BREAKER_CLOSED; s <= ROUTING_BREAKER_OPEN; s++)
 		{
 			labels[0].value = snap->regions[i].id;
-			labels[1].value = state_names[s];
+			labels[1].value = RoutingBreakerName((RoutingBreaker) s);
 			sink->sample(sink, "", labels, 2, (double) snap->regions[i].counters.transitions[s]);
 		}
 

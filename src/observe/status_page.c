@@ -29,6 +29,7 @@
 
 #include "observe/metrics.h"
 #include "observe/status_page.h"
+#include "raft/raft_shmem.h"
 #include "routing/country.h"
 
 #define MAP_W		1000.0
@@ -120,8 +121,6 @@ Html(const char *s, char *out, size_t outlen)
 	return out;
 }
 
-static const char *const state_names[3] = {"closed", "half_open", "open"};
-
 /* one region: what routing and the health worker know of it */
 typedef struct PageRegion
 {
@@ -146,7 +145,7 @@ PageState(const PageRegion *r)
 		return "disabled";
 	if (r->routing->drained)
 		return "drained";
-	return r->health != NULL ? state_names[r->health->state] : "closed";
+	return r->health != NULL ? RoutingBreakerName((RoutingBreaker) r->health->state) : "closed";
 }
 
 static void
@@ -280,23 +279,6 @@ PageBytes(uint64 n, char *out, size_t outlen)
 	return out;
 }
 
-/* as raft_status's role */
-static const char *
-PageRaftRole(int state)
-{
-	switch (state)
-	{
-		case RAFT_FOLLOWER:
-			return "follower";
-		case RAFT_CANDIDATE:
-			return "candidate";
-		case RAFT_LEADER:
-			return "leader";
-		default:
-			return "unavailable";
-	}
-}
-
 /*
  * The Raft members this node knows: itself and its peers, the leader
  * marked.  A peer's role is what this node can tell: leader, or member.
@@ -318,10 +300,10 @@ PageRaft(HtmlPage *p, const RaftSnapshot *raft)
 	PageAppend(p, "<table id=\"raft-members\"><thead><tr><th>node</th><th>role</th><th>link</th></tr></thead><tbody>\n");
 	PageAppend(p, "<tr data-node=\"" UINT64_FORMAT "\" data-role=\"%s\"%s><td>" UINT64_FORMAT " (this node)%s</td>"
 			   "<td>%s</td><td>-</td></tr>\n",
-			   raft->node_id, PageRaftRole(raft->state),
+			   raft->node_id, RaftRoleName(raft->state),
 			   raft->leader == raft->node_id ? " data-leader=\"true\"" : "", raft->node_id,
 			   raft->leader == raft->node_id ? " <span class=\"leader\">&#9733; leader</span>" : "",
-			   PageRaftRole(raft->state));
+			   RaftRoleName(raft->state));
 	for (int i = 0; i < raft->npeers; i++)
 	{
 		const RaftSnapshotPeer *peer = &raft->peers[i];
@@ -338,19 +320,6 @@ PageRaft(HtmlPage *p, const RaftSnapshot *raft)
 		PageAppend(p, "</td></tr>\n");
 	}
 	PageAppend(p, "</tbody></table></section>\n");
-}
-
-static const char *const cdc_state_names[] = {"starting", "streaming", "retrying", "paused", "disabled"};
-static const char *const view_state_names[] = {"starting", "building", "streaming", "retrying", "disabled"};
-
-StaticAssertDecl(lengthof(cdc_state_names) == CDC_STATE_DISABLED + 1, "a name for each CdcState");
-StaticAssertDecl(lengthof(view_state_names) == REDISVIEW_STATE_DISABLED + 1, "a name for each RedisViewState");
-
-/* a state's name from a table of n, "unknown" out of range */
-static const char *
-PageStateName(const char *const *names, int n, int state)
-{
-	return state >= 0 && state < n ? names[state] : "unknown";
 }
 
 /* seconds behind, as text */
@@ -386,7 +355,7 @@ PageCdc(HtmlPage *p, const CdcSnapshot *cdc)
 	for (int i = 0; i < cdc->nsinks; i++)
 	{
 		const CdcSnapshotSink *s = &cdc->sinks[i];
-		const char *state = PageStateName(cdc_state_names, lengthof(cdc_state_names), s->state);
+		const char *state = CdcStateName(s->state);
 
 		Html(s->sink, name, sizeof(name));
 		PageAppend(p, "<tr data-sink=\"%s\" data-state=\"%s\" data-lag-seconds=\"%.3f\"><td>%s</td>"
@@ -418,7 +387,7 @@ PageViews(HtmlPage *p, const RedisViewSnapshot *rv)
 	for (int i = 0; i < rv->nviews; i++)
 	{
 		const RedisViewSnapshotView *v = &rv->views[i];
-		const char *state = PageStateName(view_state_names, lengthof(view_state_names), v->state);
+		const char *state = RedisViewStateName(v->state);
 
 		Html(v->view, name, sizeof(name));
 		PageAppend(p, "<tr data-view=\"%s\" data-state=\"%s\" data-lag-seconds=\"%.3f\"><td>%s</td>"

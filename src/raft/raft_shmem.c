@@ -144,8 +144,9 @@ raft_receive(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(queued);
 }
 
-static const char *
-state_name(int state)
+/* a libraft state as raft_status's role */
+const char *
+RaftRoleName(int state)
 {
 	switch (state)
 	{
@@ -180,7 +181,7 @@ raft_status_state(PG_FUNCTION_ARGS)
 	if (!copy.in_group)
 		return (Datum) 0;
 	values[0] = Int64GetDatum((int64) copy.node_id);
-	values[1] = CStringGetTextDatum(state_name(copy.state));
+	values[1] = CStringGetTextDatum(RaftRoleName(copy.state));
 	values[2] = Int64GetDatum((int64) copy.term);
 	values[3] = Int64GetDatum((int64) copy.leader);
 	nulls[3] = copy.leader == 0;

@@ -102,5 +102,6 @@ extern void RaftShmemInit(void *shared, bool found, LWLockPadded *locks);
 extern void RaftCheckShmem(void);
 extern void RaftWakeWorker(void);
 extern void RaftSlotFreed(void);
+extern const char *RaftRoleName(int state);
 
 #endif							/* GEOSHARD_RAFT_RAFT_SHMEM_H */

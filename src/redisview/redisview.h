@@ -63,5 +63,6 @@ extern Size RedisViewShmemSize(void);
 extern void RedisViewShmemInit(void *shared, bool found, LWLockPadded *locks);
 extern void RedisViewStatusPublish(const RedisViewStatus *views, int n);
 extern int	RedisViewStatusCopy(RedisViewStatus *out, RedisViewCounts *counts);
+extern const char *RedisViewStateName(RedisViewState state);
 
 #endif							/* GEOSHARD_REDISVIEW_REDISVIEW_H */

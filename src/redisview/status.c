@@ -112,7 +112,7 @@ RedisViewStatusCopy(RedisViewStatus *out, RedisViewCounts *counts)
 	return n;
 }
 
-static const char *
+const char *
 RedisViewStateName(RedisViewState state)
 {
 	switch (state)
