@@ -28,22 +28,9 @@ my %conninfo;
 
 sub new_node
 {
-	my ($id) = @_;
-	my $n = PostgreSQL::Test::Cluster->new("cat$id");
-	$n->init;
-	$n->append_conf('postgresql.conf',
-		"shared_preload_libraries = 'geoshard'\ngeoshard.node_id = $id\n"
-		  . "geoshard.health_enabled = off\njit = off\n");
-	$n->start;
-	$n->safe_psql(
-		'postgres', q{
-		CREATE EXTENSION geoshard;
-		CREATE ROLE geoshard_raft LOGIN;
-		GRANT USAGE ON SCHEMA geoshard TO geoshard_raft;
-		GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;
-		GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft;
-	});
-	$conninfo{$id} = "host=" . $n->host . " port=" . $n->port . " dbname=postgres user=geoshard_raft";
+	my ($id, $extra) = @_;
+	my $n = RaftTest::new_node($id, conf => $extra);
+	$conninfo{$id} = RaftTest::conninfo($id);
 	return $n;
 }
 

@@ -28,21 +28,8 @@ my %conninfo;
 sub new_node
 {
 	my ($id) = @_;
-	my $n = PostgreSQL::Test::Cluster->new("snap$id");
-	$n->init;
-	$n->append_conf('postgresql.conf',
-		"shared_preload_libraries = 'geoshard'\ngeoshard.node_id = $id\n"
-		  . "geoshard.health_enabled = off\njit = off\n"
-		  . "geoshard.raft_snapshot_threshold = $THRESHOLD\ngeoshard.raft_snapshot_trailing = $TRAILING\n");
-	$n->start;
-	$n->safe_psql(
-		'postgres', q{
-		CREATE EXTENSION geoshard;
-		CREATE ROLE geoshard_raft LOGIN;
-		GRANT USAGE ON SCHEMA geoshard TO geoshard_raft;
-		GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;
-	});
-	$conninfo{$id} = "host=" . $n->host . " port=" . $n->port . " dbname=postgres user=geoshard_raft";
+	my $n = RaftTest::new_node($id, conf => "geoshard.raft_snapshot_threshold = $THRESHOLD\ngeoshard.raft_snapshot_trailing = $TRAILING\n");
+	$conninfo{$id} = RaftTest::conninfo($id);
 	return $n;
 }
 
