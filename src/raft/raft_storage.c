@@ -56,6 +56,60 @@ check(int rc, int expected, const char *what)
 		elog(ERROR, "raft storage: %s failed: %s", what, SPI_result_code_string(rc));
 }
 
+/*
+ * The statements of every proposal's path (store the entry, apply it, move
+ * applied_index), prepared once per worker: parsing and planning them anew
+ * cost more CPU than running them.  The plan cache replans them after DDL.
+ */
+typedef enum StoragePlan
+{
+	PLAN_SAVE_HARD_STATE,
+	PLAN_TRUNCATE_LOG,
+	PLAN_APPEND_LOG,
+	PLAN_SET_SETTING,
+	PLAN_SET_APPLIED,
+	STORAGE_PLANS
+} StoragePlan;
+
+static const struct
+{
+	const char *sql;
+	int			nargs;
+	Oid			types[4];
+}			plan_defs[STORAGE_PLANS] = {
+	[PLAN_SAVE_HARD_STATE] = {"UPDATE geoshard.raft_state SET term = $1, voted_for = $2", 2, {INT8OID, INT8OID}},
+	[PLAN_TRUNCATE_LOG] = {"DELETE FROM geoshard.raft_log WHERE index >= $1", 1, {INT8OID}},
+	[PLAN_APPEND_LOG] = {"INSERT INTO geoshard.raft_log (index, term, type, payload) VALUES ($1, $2, $3, $4)",
+	4, {INT8OID, INT8OID, TEXTOID, BYTEAOID}},
+	/* a key no catalogue accepts is skipped alike on every node */
+	[PLAN_SET_SETTING] = {"INSERT INTO geoshard.settings (key, value, raft_index) "
+		"SELECT $1, $2, $3 WHERE $1 ~ '^[a-z][a-z0-9_.]{0,62}$' "
+		"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, raft_index = EXCLUDED.raft_index",
+	3, {TEXTOID, TEXTOID, INT8OID}},
+	[PLAN_SET_APPLIED] = {"UPDATE geoshard.raft_state SET applied_index = $1", 1, {INT8OID}},
+};
+
+static SPIPlanPtr plans[STORAGE_PLANS];
+
+/* Run one of the prepared statements; its SPI result code must be expected. */
+static void
+run_plan(StoragePlan which, Datum *values, int expected, const char *what)
+{
+	if (plans[which] == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(plan_defs[which].sql, plan_defs[which].nargs,
+									   (Oid *) plan_defs[which].types);
+
+		if (plan == NULL)
+			elog(ERROR, "raft storage: preparing %s failed: %s", what,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "raft storage: keeping the plan for %s failed", what);
+		plans[which] = plan;
+	}
+	check(SPI_execute_plan(plans[which], values, NULL, false, 0), expected, what);
+}
+
 const char *
 RaftEntryTypeName(enum raft_entry_type type)
 {
@@ -182,33 +236,26 @@ RaftStorageLoadLog(uint64 *first, uint64 *n, MemoryContext cxt)
 void
 RaftStorageSaveHardState(uint64 term, uint64 voted_for)
 {
-	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum((int64) term), Int64GetDatum((int64) voted_for)};
 
-	check(SPI_execute_with_args("UPDATE geoshard.raft_state SET term = $1, voted_for = $2",
-								2, types, values, NULL, false, 0),
-		  SPI_OK_UPDATE, "saving term and vote");
+	run_plan(PLAN_SAVE_HARD_STATE, values, SPI_OK_UPDATE, "saving term and vote");
 	if (SPI_processed != 1)
 		elog(ERROR, "raft storage: geoshard.raft_state has no row");
 }
 
-/* Replace the log from index on by entries. */
+/*
+ * Store entries from index on; overwrite when the log already holds entries
+ * there (a follower's conflicting suffix), which are deleted first.
+ */
 void
-RaftStorageAppend(uint64 index, const struct raft_entry *entries, unsigned n)
+RaftStorageAppend(uint64 index, const struct raft_entry *entries, unsigned n, bool overwrite)
 {
-	Oid			dtypes[1] = {INT8OID};
-	Datum		dvalues[1] = {Int64GetDatum((int64) index)};
-	Oid			types[4] = {INT8OID, INT8OID, TEXTOID, BYTEAOID};
-	SPIPlanPtr	plan;
+	if (overwrite)
+	{
+		Datum		values[1] = {Int64GetDatum((int64) index)};
 
-	check(SPI_execute_with_args("DELETE FROM geoshard.raft_log WHERE index >= $1",
-								1, dtypes, dvalues, NULL, false, 0),
-		  SPI_OK_DELETE, "truncating raft_log");
-	plan = SPI_prepare("INSERT INTO geoshard.raft_log (index, term, type, payload) "
-					   "VALUES ($1, $2, $3, $4)", 4, types);
-	if (plan == NULL)
-		elog(ERROR, "raft storage: preparing the log insert failed: %s",
-			 SPI_result_code_string(SPI_result));
+		run_plan(PLAN_TRUNCATE_LOG, values, SPI_OK_DELETE, "truncating raft_log");
+	}
 	for (unsigned i = 0; i < n; i++)
 	{
 		bytea	   *payload = palloc(VARHDRSZ + entries[i].buf.len);
@@ -220,10 +267,9 @@ RaftStorageAppend(uint64 index, const struct raft_entry *entries, unsigned n)
 		values[1] = Int64GetDatum((int64) entries[i].term);
 		values[2] = CStringGetTextDatum(RaftEntryTypeName(entries[i].type));
 		values[3] = PointerGetDatum(payload);
-		check(SPI_execute_plan(plan, values, NULL, false, 0), SPI_OK_INSERT, "appending to raft_log");
+		run_plan(PLAN_APPEND_LOG, values, SPI_OK_INSERT, "appending to raft_log");
 		pfree(payload);
 	}
-	SPI_freeplan(plan);
 }
 
 /*
@@ -254,16 +300,10 @@ RaftStorageApplyCommand(uint64 index, const char *data, uint32 len)
 			break;
 		case RAFT_CMD_SET_SETTING:
 			{
-				Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
 				Datum		values[3] = {CStringGetTextDatum(cmd.key), CStringGetTextDatum(cmd.value),
 				Int64GetDatum((int64) index)};
 
-				check(SPI_execute_with_args("INSERT INTO geoshard.settings (key, value, raft_index) "
-											"SELECT $1, $2, $3 WHERE $1 ~ '^[a-z][a-z0-9_.]{0,62}$' "
-											"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
-											"raft_index = EXCLUDED.raft_index",
-											3, types, values, NULL, false, 0),
-					  SPI_OK_INSERT, "applying a setting");
+				run_plan(PLAN_SET_SETTING, values, SPI_OK_INSERT, "applying a setting");
 				break;
 			}
 		case RAFT_CMD_DELETE_SETTING:
@@ -350,10 +390,7 @@ RaftStorageApplyConfiguration(const struct raft_configuration *conf)
 void
 RaftStorageSetApplied(uint64 index)
 {
-	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum((int64) index)};
 
-	check(SPI_execute_with_args("UPDATE geoshard.raft_state SET applied_index = $1",
-								1, types, values, NULL, false, 0),
-		  SPI_OK_UPDATE, "saving the applied index");
+	run_plan(PLAN_SET_APPLIED, values, SPI_OK_UPDATE, "saving the applied index");
 }

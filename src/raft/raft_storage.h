@@ -38,7 +38,8 @@ extern bool RaftStorageExists(void);
 extern bool RaftStorageLoadState(RaftHardState *hs);
 extern RaftLogEntry *RaftStorageLoadLog(uint64 *first, uint64 *n, MemoryContext cxt);
 extern void RaftStorageSaveHardState(uint64 term, uint64 voted_for);
-extern void RaftStorageAppend(uint64 index, const struct raft_entry *entries, unsigned n);
+extern void RaftStorageAppend(uint64 index, const struct raft_entry *entries, unsigned n,
+							  bool overwrite);
 extern void RaftStorageApplyCommand(uint64 index, const char *data, uint32 len);
 extern void RaftStorageApplyConfiguration(const struct raft_configuration *conf);
 extern void RaftStorageSetApplied(uint64 index);

@@ -568,6 +568,8 @@ handle_update(struct raft_update *update)
 	bool		entries = (flags & RAFT_UPDATE_ENTRIES) != 0 && update->entries.n > 0;
 	bool		snapshot = (flags & RAFT_UPDATE_SNAPSHOT) != 0;
 	bool		entries_cached = false;	/* sent before they were stored */
+	/* the stored log holds entries from there on: a conflicting suffix */
+	bool		overwrite = entries && update->entries.index <= log_last();
 	struct raft_snapshot_metadata snapshot_meta;
 	uint64		persisted = 0;
 
@@ -598,7 +600,8 @@ handle_update(struct raft_update *update)
 		if (hard)
 			RaftStorageSaveHardState(raft_current_term(&raft), raft_voted_for(&raft));
 		if (entries)
-			RaftStorageAppend(update->entries.index, update->entries.batch, update->entries.n);
+			RaftStorageAppend(update->entries.index, update->entries.batch, update->entries.n,
+							  overwrite);
 		end_work(cxt);
 		if (entries)
 		{
