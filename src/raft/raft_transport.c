@@ -38,6 +38,12 @@
 #define RAFT_CALL_TIMEOUT_MS	2000
 /* a call gets RAFT_CALL_TIMEOUT_MS more per this many bytes (snapshot chunks, long batches) */
 #define RAFT_CALL_TIMEOUT_BYTES	(64 * 1024)
+/*
+ * Each connection prepares the call once: a peer's backend then neither
+ * parses nor plans it again for every batch (two batches per proposal are
+ * on its commit path: entries out, acknowledgement back).
+ */
+#define RAFT_RECEIVE_STATEMENT	"geoshard_raft_receive"
 
 typedef enum PeerState
 {
@@ -55,6 +61,7 @@ typedef struct Peer
 	PeerState	state;
 	PostgresPollingStatusType poll;	/* CONNECTING: what the socket must be ready for */
 	bool		flushing;		/* BUSY: the query is not all written yet */
+	bool		preparing;		/* BUSY: the call is the new connection's PREPARE */
 	uint64		next_attempt;	/* ms */
 	uint64		deadline;		/* ms, CONNECTING and BUSY */
 	int			backoff;
@@ -140,6 +147,7 @@ disconnect(Peer *p, uint64 now, const char *why)
 		PQfinish(p->conn);
 	p->conn = NULL;
 	p->state = PEER_DOWN;
+	p->preparing = false;
 	p->next_attempt = now + p->backoff;
 	p->backoff = Min(p->backoff * 2, RAFT_BACKOFF_MAX_MS);
 	resetStringInfo(&p->out);
@@ -365,10 +373,32 @@ start_connect(Peer *p, uint64 now)
 	p->deadline = now + RAFT_CONNECT_TIMEOUT_MS;
 }
 
+/* Start a new connection's PREPARE of the raft_receive call. */
+static void
+send_prepare(Peer *p, uint64 now)
+{
+	Oid			types[1] = {BYTEAOID};
+	int			rc;
+
+	if (!PQsendPrepare(p->conn, RAFT_RECEIVE_STATEMENT, "SELECT geoshard.raft_receive($1)", 1, types))
+	{
+		disconnect(p, now, PQerrorMessage(p->conn));
+		return;
+	}
+	p->state = PEER_BUSY;
+	p->preparing = true;
+	p->sent_at = now;
+	p->deadline = now + RAFT_CALL_TIMEOUT_MS;
+	rc = PQflush(p->conn);
+	if (rc < 0)
+		disconnect(p, now, PQerrorMessage(p->conn));
+	else
+		p->flushing = rc == 1;
+}
+
 static void
 send_outbox(Peer *p, uint64 now)
 {
-	Oid			types[1] = {BYTEAOID};
 	const char *values[1];
 	int			lengths[1];
 	int			formats[1] = {1};
@@ -378,8 +408,7 @@ send_outbox(Peer *p, uint64 now)
 	RaftEnvelopeSetCount(&p->out, p->out_count);
 	values[0] = p->out.data;
 	lengths[0] = p->out.len;
-	if (!PQsendQueryParams(p->conn, "SELECT geoshard.raft_receive($1)", 1, types,
-						   values, lengths, formats, 0))
+	if (!PQsendQueryPrepared(p->conn, RAFT_RECEIVE_STATEMENT, 1, values, lengths, formats, 0))
 	{
 		disconnect(p, now, PQerrorMessage(p->conn));
 		return;
@@ -401,6 +430,8 @@ send_outbox(Peer *p, uint64 now)
 static bool
 read_results(Peer *p, uint64 now)
 {
+	char	   *prepare_error = NULL;
+
 	if (!PQconsumeInput(p->conn))
 	{
 		disconnect(p, now, PQerrorMessage(p->conn));
@@ -412,11 +443,24 @@ read_results(Peer *p, uint64 now)
 
 		if (res == NULL)
 		{
+			/* a peer that cannot prepare (no extension yet) is tried again later */
+			if (p->preparing && prepare_error != NULL)
+			{
+				disconnect(p, now, prepare_error);
+				pfree(prepare_error);
+				return false;
+			}
+			p->preparing = false;
 			p->state = PEER_IDLE;
 			p->last_rtt_ms = (double) (now - p->sent_at);
 			return true;
 		}
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		if (p->preparing)
+		{
+			if (PQresultStatus(res) != PGRES_COMMAND_OK && prepare_error == NULL)
+				prepare_error = MemoryContextStrdup(transport_cxt, PQresultErrorMessage(res));
+		}
+		else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
 			if (set_error(p, PQresultErrorMessage(res)))
 				ereport(LOG,
@@ -492,7 +536,7 @@ RaftTransportPump(uint64 now)
 					ereport(LOG,
 							(errmsg("geoshard raft connected to node %llu", (unsigned long long) p->id)));
 				p->last_error[0] = '\0';
-				p->state = PEER_IDLE;
+				send_prepare(p, now);
 			}
 			else if (p->poll == PGRES_POLLING_FAILED)
 				disconnect(p, now, PQerrorMessage(p->conn));
