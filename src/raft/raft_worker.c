@@ -559,6 +559,61 @@ queue_messages(struct raft_update *update)
 		RaftTransportPump(now_ms());
 }
 
+/*
+ * Tell each follower that holds every committed entry the commit index once
+ * it moved, in a heartbeat of our own making: libraft only carries it in the
+ * next AppendEntries, up to a heartbeat interval later, and a follower
+ * applies (and answers a proposal made there) only once it knows.  Valid
+ * Raft: this term, an entry the follower has (its match index, with our
+ * term for it) and our commit index.  A follower that acknowledges the
+ * entries after they committed (the other one made the majority) is told
+ * when its acknowledgement comes.
+ */
+static struct
+{
+	uint64		id;
+	uint64		commit;
+}			announced[RAFT_MAX_PEERS];
+
+static void
+announce_commit(void)
+{
+	uint64		commit = raft_commit_index(&raft);
+	bool		queued = false;
+
+	for (unsigned i = 0; i < raft.configuration.n; i++)
+	{
+		const struct raft_server *s = &raft.configuration.servers[i];
+		struct raft_message m;
+		raft_index match;
+		int			k;
+
+		if (s->id == raft.id || s->role == RAFT_SPARE ||
+			raft_match_index(&raft, s->id, &match) != 0 ||
+			match < commit || term_at(match) == 0)
+			continue;
+		/* the follower's slot, or a free (or reused) one */
+		for (k = 0; k < RAFT_MAX_PEERS - 1 && announced[k].id != s->id && announced[k].id != 0; k++)
+			;
+		if (announced[k].id == s->id && announced[k].commit >= commit)
+			continue;
+		announced[k].id = s->id;
+		announced[k].commit = commit;
+		memset(&m, 0, sizeof(m));
+		m.type = RAFT_APPEND_ENTRIES;
+		m.server_id = s->id;
+		m.server_address = s->address;
+		m.append_entries.term = raft_current_term(&raft);
+		m.append_entries.prev_log_index = match;
+		m.append_entries.prev_log_term = term_at(match);
+		m.append_entries.leader_commit = commit;
+		RaftTransportQueue(&m);
+		queued = true;
+	}
+	if (queued)
+		RaftTransportPump(now_ms());
+}
+
 /* Carry out one update of raft_step, in the order Raft's safety needs. */
 static void
 handle_update(struct raft_update *update)
@@ -662,6 +717,8 @@ handle_update(struct raft_update *update)
 	}
 
 	apply_committed();
+	if (raft_state(&raft) == RAFT_LEADER)
+		announce_commit();
 }
 
 /* Load the stored state and start libraft; false when in no group. */

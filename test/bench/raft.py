@@ -16,7 +16,9 @@
 # the call (psycopg2 for PostgreSQL, etcd3's gRPC client for etcd).
 #
 # 1. Commit latency: BENCH_RAFT_OPS calls per system, in 10 rounds whose order
-#    rotates, so that drift of this noisy machine spreads over all three.
+#    rotates, so that drift of this noisy machine spreads over all of them.
+#    geoshard is timed twice: called on the leader, and on a follower, which
+#    forwards the call to the leader and returns once it applied the entry.
 # 2. Failover, BENCH_RAFT_TRIALS trials per system, alternating: with the
 #    group settled, the leader is stopped (PostgreSQL: SIGQUIT to the
 #    postmaster, i.e. pg_ctl -m immediate; etcd: SIGKILL, since its SIGTERM
@@ -253,7 +255,8 @@ def setup():
 
 def latency():
     lead = raft_leader(nodes)
-    conns = {"geoshard": lead.connect(), "single": single.connect()}
+    follower = [n for n in nodes if n is not lead][0]
+    conns = {"geoshard": lead.connect(), "follower": follower.connect(), "single": single.connect()}
     etcd_lead, _ = etcd_leader()
     etcd_client = etcd_lead.client(5)
 
@@ -263,7 +266,7 @@ def latency():
             etcd_client.put("bench/lat%d" % (i % 64), str(i))
             return time.perf_counter() - t
         cur = conns[system].cursor()
-        if system == "geoshard":
+        if system in ("geoshard", "follower"):
             sql = "SELECT geoshard.raft_set_setting(%s, %s)"
         else:
             sql = "INSERT INTO bench_kv (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -272,14 +275,14 @@ def latency():
         cur.fetchall() if cur.description else None
         return time.perf_counter() - t
 
-    systems = ["geoshard", "single", "etcd"]
+    systems = ["geoshard", "follower", "single", "etcd"]
     samples = {s: [] for s in systems}
     per_round = max(1, OPS // 10)
     for s in systems:             # warm-up
         for i in range(20):
             one(s, i)
     for r in range(10):
-        order = systems[r % 3:] + systems[:r % 3]
+        order = systems[r % len(systems):] + systems[:r % len(systems)]
         for s in order:
             for i in range(per_round):
                 samples[s].append(one(s, i))
@@ -433,6 +436,7 @@ def main():
     print("| system | p50 | p99 | mean |")
     print("|---|---|---|---|")
     for s, label in (("geoshard", "geoshard raft_set_setting, 3 nodes"),
+                     ("follower", "the same, called on a follower (forwarded)"),
                      ("single", "single-node synchronous upsert"),
                      ("etcd", "etcd put, 3 members")):
         v = samples[s]
