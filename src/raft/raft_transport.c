@@ -631,18 +631,25 @@ RaftTransportHeard(uint64 id)
 			peers[i].last_contact = GetCurrentTimestamp();
 }
 
+/*
+ * The members' connections, for raft_peers; not those of senders we only
+ * answer (a removed node that still runs asks for votes until it stops).
+ */
 int
 RaftTransportPublish(RaftPeerStatus *out, int max)
 {
-	int			n = Min(npeers, max);
+	int			n = 0;
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < npeers && n < max; i++)
 	{
-		out[i].id = peers[i].id;
-		out[i].connected = peers[i].state == PEER_IDLE || peers[i].state == PEER_BUSY;
-		out[i].last_rtt_ms = peers[i].last_rtt_ms;
-		out[i].last_contact = peers[i].last_contact;
-		strlcpy(out[i].last_error, peers[i].last_error, RAFT_ERROR_BYTES);
+		if (peers[i].adhoc)
+			continue;
+		out[n].id = peers[i].id;
+		out[n].connected = peers[i].state == PEER_IDLE || peers[i].state == PEER_BUSY;
+		out[n].last_rtt_ms = peers[i].last_rtt_ms;
+		out[n].last_contact = peers[i].last_contact;
+		strlcpy(out[n].last_error, peers[i].last_error, RAFT_ERROR_BYTES);
+		n++;
 	}
 	return n;
 }

@@ -123,6 +123,8 @@ is(setting($removed, 'remove.key'), '', "remove: node $removed receives no entry
 my ($ret, $out, $err) = $node->{$removed}->psql('postgres',
 	"SET geoshard.raft_propose_timeout_ms = 1000; SELECT geoshard.raft_set_setting('remove.key', 'from outside')");
 isnt($ret, 0, "remove: node $removed cannot commit on its own");
+is($node->{$leader}->safe_psql('postgres', "SELECT count(*) FROM geoshard.raft_peers WHERE node = $removed"),
+	'0', "remove: the leader does not list the removed node among its peers while it asks for votes");
 is($node->{$leader}->safe_psql('postgres', 'SELECT role || \' \' || term FROM geoshard.raft_status'),
 	"leader $term", "remove: the removed node's elections do not disturb the group (pre-vote)");
 RaftTest::propose("SELECT geoshard.raft_add_node($removed, 'n$removed', '" . RaftTest::conninfo($removed) . "')",
