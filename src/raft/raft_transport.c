@@ -76,6 +76,7 @@ typedef struct Peer
 	char	   *snap_data;
 	uint64		snap_next;		/* offset of the next chunk to send */
 	uint64		snap_call_end;	/* offset after the chunk in the call, 0 if none */
+	uint64		commit_sent;	/* the highest commit index queued for the peer */
 	bool		keep;			/* mark for RaftTransportSync */
 	bool		adhoc;			/* not in the configuration: a sender we answer */
 } Peer;
@@ -152,6 +153,7 @@ disconnect(Peer *p, uint64 now, const char *why)
 	p->backoff = Min(p->backoff * 2, RAFT_BACKOFF_MAX_MS);
 	resetStringInfo(&p->out);
 	p->out_count = 0;
+	p->commit_sent = 0;			/* what was queued is lost */
 	/* the next connection sends the snapshot from its start */
 	p->snap_next = 0;
 	p->snap_call_end = 0;
@@ -296,6 +298,8 @@ RaftTransportQueue(const struct raft_message *msg)
 		begin_outbox(p);
 		appendBinaryStringInfo(&p->out, one.data, one.len);
 		p->out_count++;
+		if (msg->type == RAFT_APPEND_ENTRIES)
+			p->commit_sent = Max(p->commit_sent, msg->append_entries.leader_commit);
 	}
 	pfree(one.data);
 	MemoryContextSwitchTo(old);
@@ -621,6 +625,16 @@ RaftTransportNextWakeup(uint64 now)
 		wait = Min(wait, at > now ? (long) (at - now) : 0);
 	}
 	return wait;
+}
+
+/* The highest commit index sent (or queued) to a peer since it connected. */
+uint64
+RaftTransportCommitSent(uint64 id)
+{
+	for (int i = 0; i < npeers; i++)
+		if (peers[i].id == id)
+			return peers[i].commit_sent;
+	return 0;
 }
 
 void

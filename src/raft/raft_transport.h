@@ -22,6 +22,7 @@ extern int	RaftTransportAddEvents(WaitEventSet *set);
 extern long RaftTransportNextWakeup(uint64 now_ms);
 extern int	RaftTransportPublish(RaftPeerStatus *peers, int max);
 extern void RaftTransportHeard(uint64 id);
+extern uint64 RaftTransportCommitSent(uint64 id);
 extern void RaftTransportShutdown(void);
 
 #endif							/* GEOSHARD_RAFT_RAFT_TRANSPORT_H */

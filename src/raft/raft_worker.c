@@ -560,45 +560,67 @@ queue_messages(struct raft_update *update)
 }
 
 /*
- * Tell each follower that holds every committed entry the commit index once
- * it moved, in a heartbeat of our own making: libraft only carries it in the
- * next AppendEntries, up to a heartbeat interval later, and a follower
- * applies (and answers a proposal made there) only once it knows.  Valid
- * Raft: this term, an entry the follower has (its match index, with our
- * term for it) and our commit index.  A follower that acknowledges the
- * entries after they committed (the other one made the majority) is told
- * when its acknowledgement comes.
+ * A follower applies committed entries (and answers a proposal made there)
+ * only once it knows the commit index, which libraft sends with the next
+ * AppendEntries: with the next entries, or up to a heartbeat interval later.
+ * So once the commit index has stayed put for RAFT_ANNOUNCE_DELAY_MS, the
+ * leader tells each follower that holds every committed entry but was not
+ * sent that commit index yet, in a heartbeat of its own making (valid Raft:
+ * this term, an entry the follower has, at its match index with our term
+ * for it, and our commit index).  The delay leaves the announcing to the
+ * next proposal's AppendEntries while proposals keep coming.
  */
-static struct
+#define RAFT_ANNOUNCE_DELAY_MS 2
+
+static uint64 announce_at = 0;	/* ms; 0: nothing to announce */
+
+static bool
+needs_commit(const struct raft_server *s, raft_index *match)
 {
-	uint64		id;
-	uint64		commit;
-}			announced[RAFT_MAX_PEERS];
+	uint64		commit = raft_commit_index(&raft);
+
+	return s->id != raft.id && s->role != RAFT_SPARE &&
+		raft_match_index(&raft, s->id, match) == 0 && *match >= commit &&
+		term_at(*match) != 0 && RaftTransportCommitSent(s->id) < commit;
+}
+
+/* After each update of a leader: (re)arm the announcement when needed. */
+static void
+arm_announce(bool commit_moved)
+{
+	raft_index	match;
+
+	if (commit_moved)
+	{
+		announce_at = now_ms() + RAFT_ANNOUNCE_DELAY_MS;
+		return;
+	}
+	if (announce_at != 0)
+		return;
+	for (unsigned i = 0; i < raft.configuration.n; i++)
+		if (needs_commit(&raft.configuration.servers[i], &match))
+		{
+			announce_at = now_ms() + RAFT_ANNOUNCE_DELAY_MS;
+			return;
+		}
+}
 
 static void
 announce_commit(void)
 {
-	uint64		commit = raft_commit_index(&raft);
 	bool		queued = false;
 
+	announce_at = 0;
+	if (raft_state(&raft) != RAFT_LEADER)
+		return;
 	for (unsigned i = 0; i < raft.configuration.n; i++)
 	{
 		const struct raft_server *s = &raft.configuration.servers[i];
 		struct raft_message m;
-		raft_index match;
-		int			k;
+		raft_index	match;
 
-		if (s->id == raft.id || s->role == RAFT_SPARE ||
-			raft_match_index(&raft, s->id, &match) != 0 ||
-			match < commit || term_at(match) == 0)
+		if (!needs_commit(s, &match))
 			continue;
-		/* the follower's slot, or a free (or reused) one */
-		for (k = 0; k < RAFT_MAX_PEERS - 1 && announced[k].id != s->id && announced[k].id != 0; k++)
-			;
-		if (announced[k].id == s->id && announced[k].commit >= commit)
-			continue;
-		announced[k].id = s->id;
-		announced[k].commit = commit;
 		memset(&m, 0, sizeof(m));
 		m.type = RAFT_APPEND_ENTRIES;
 		m.server_id = s->id;
@@ -606,7 +628,7 @@ announce_commit(void)
 		m.append_entries.term = raft_current_term(&raft);
 		m.append_entries.prev_log_index = match;
 		m.append_entries.prev_log_term = term_at(match);
-		m.append_entries.leader_commit = commit;
+		m.append_entries.leader_commit = raft_commit_index(&raft);
 		RaftTransportQueue(&m);
 		queued = true;
 	}
@@ -718,7 +740,7 @@ handle_update(struct raft_update *update)
 
 	apply_committed();
 	if (raft_state(&raft) == RAFT_LEADER)
-		announce_commit();
+		arm_announce((update->flags & RAFT_UPDATE_COMMIT_INDEX) != 0);
 }
 
 /* Load the stored state and start libraft; false when in no group. */
@@ -1444,6 +1466,8 @@ GeoshardRaftMain(Datum main_arg)
 
 			timeout = t > now ? (long) Min(t - now, 1000) : 0;
 			timeout = Min(timeout, RaftTransportNextWakeup(now));
+			if (announce_at != 0)
+				timeout = Min(timeout, announce_at > now ? (long) (announce_at - now) : 0);
 		}
 		if (wait_events(timeout) && started)
 		{
@@ -1483,6 +1507,8 @@ GeoshardRaftMain(Datum main_arg)
 		}
 		notify_proposals();
 		maybe_take_snapshot();
+		if (announce_at != 0 && now_ms() >= announce_at)
+			announce_commit();
 		RaftTransportPump(now_ms());
 		publish_status();
 		MemoryContextReset(loop_cxt);
