@@ -25,6 +25,7 @@ OBJS = \
 	src/core/shmem.o \
 	src/core/catalog_cache.o \
 	src/core/worker.o \
+	src/core/replicated_settings.o \
 	src/geo/quadkey.o \
 	src/geo/quadkey_ops.o \
 	src/geo/quadkey_gist.o \

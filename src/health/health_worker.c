@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 
 #include "core/guc.h"
+#include "core/replicated_settings.h"
 #include "core/worker.h"
 #include "health/breaker.h"
 #include "health/probe.h"
@@ -213,12 +214,31 @@ typedef struct HealthRecordWork
 	bool		recorded;		/* the 0.3 objects are there */
 } HealthRecordWork;
 
+/*
+ * The settings a group may set for every node's health worker at once
+ * (geoshard.raft_set_setting): how often and how long to probe, and the
+ * breakers' thresholds.  Not degraded_penalty_ms, which route_region reads.
+ */
+static const char *const health_replicated_settings[] = {
+	"geoshard.health_interval",
+	"geoshard.health_timeout",
+	"geoshard.breaker_failures",
+	"geoshard.breaker_successes",
+	"geoshard.breaker_cooldown",
+	"geoshard.health_degraded_ms",
+	"geoshard.health_degraded_factor",
+	"geoshard.health_panic_threshold",
+	"geoshard.health_events_max_age",
+	NULL
+};
+
 /* 1. of a round: the regions, breakers restored after a start, routing table loaded */
 static void
 HealthReadCatalog(void *arg)
 {
 	HealthCatalogWork *work = (HealthCatalogWork *) arg;
 
+	GeoshardApplyReplicatedSettings(health_replicated_settings);
 	work->ready = HealthEventsExist();
 	if (!work->ready)
 		return;
