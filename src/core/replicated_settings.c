@@ -61,6 +61,7 @@ static void
 report(const char *name, const char *value, bool refused)
 {
 	Reported   *r = reported_for(name);
+	const char *who = MyBgworkerEntry ? MyBgworkerEntry->bgw_type : "geoshard";
 
 	if (r->refused == refused &&
 		(r->value == NULL ? value == NULL : value != NULL && strcmp(r->value, value) == 0))
@@ -72,15 +73,14 @@ report(const char *name, const char *value, bool refused)
 	if (value == NULL)
 		ereport(LOG,
 				(errmsg("%s: %s takes postgresql.conf's value again (no row in geoshard.settings)",
-						MyBgworkerEntry ? MyBgworkerEntry->bgw_type : "geoshard", name)));
+						who, name)));
 	else if (refused)
 		ereport(LOG,
 				(errmsg("%s: geoshard.settings holds an invalid value for %s: \"%s\"; postgresql.conf's applies",
-						MyBgworkerEntry ? MyBgworkerEntry->bgw_type : "geoshard", name, value)));
+						who, name, value)));
 	else
 		ereport(LOG,
-				(errmsg("%s: %s = \"%s\" from geoshard.settings",
-						MyBgworkerEntry ? MyBgworkerEntry->bgw_type : "geoshard", name, value)));
+				(errmsg("%s: %s = \"%s\" from geoshard.settings", who, name, value)));
 }
 
 /*

@@ -377,27 +377,35 @@ start_connect(Peer *p, uint64 now)
 	p->deadline = now + RAFT_CONNECT_TIMEOUT_MS;
 }
 
+/* A call is on its way (sent with PQsend*): wait for its answer until deadline. */
+static void
+call_sent(Peer *p, uint64 now, uint64 deadline)
+{
+	int			rc;
+
+	p->state = PEER_BUSY;
+	p->sent_at = now;
+	p->deadline = deadline;
+	rc = PQflush(p->conn);
+	if (rc < 0)
+		disconnect(p, now, PQerrorMessage(p->conn));
+	else
+		p->flushing = rc == 1;
+}
+
 /* Start a new connection's PREPARE of the raft_receive call. */
 static void
 send_prepare(Peer *p, uint64 now)
 {
 	Oid			types[1] = {BYTEAOID};
-	int			rc;
 
 	if (!PQsendPrepare(p->conn, RAFT_RECEIVE_STATEMENT, "SELECT geoshard.raft_receive($1)", 1, types))
 	{
 		disconnect(p, now, PQerrorMessage(p->conn));
 		return;
 	}
-	p->state = PEER_BUSY;
 	p->preparing = true;
-	p->sent_at = now;
-	p->deadline = now + RAFT_CALL_TIMEOUT_MS;
-	rc = PQflush(p->conn);
-	if (rc < 0)
-		disconnect(p, now, PQerrorMessage(p->conn));
-	else
-		p->flushing = rc == 1;
+	call_sent(p, now, now + RAFT_CALL_TIMEOUT_MS);
 }
 
 static void
@@ -406,7 +414,6 @@ send_outbox(Peer *p, uint64 now)
 	const char *values[1];
 	int			lengths[1];
 	int			formats[1] = {1};
-	int			rc;
 
 	add_snapshot_chunk(p);
 	RaftEnvelopeSetCount(&p->out, p->out_count);
@@ -419,15 +426,8 @@ send_outbox(Peer *p, uint64 now)
 	}
 	resetStringInfo(&p->out);
 	p->out_count = 0;
-	p->state = PEER_BUSY;
-	p->sent_at = now;
 	/* a slow link must not time out a large call for ever: allow ~32 kB/s */
-	p->deadline = now + RAFT_CALL_TIMEOUT_MS * (1 + (uint64) lengths[0] / RAFT_CALL_TIMEOUT_BYTES);
-	rc = PQflush(p->conn);
-	if (rc < 0)
-		disconnect(p, now, PQerrorMessage(p->conn));
-	else
-		p->flushing = rc == 1;
+	call_sent(p, now, now + RAFT_CALL_TIMEOUT_MS * (1 + (uint64) lengths[0] / RAFT_CALL_TIMEOUT_BYTES));
 }
 
 /* Read what the peer answered; false when the connection failed. */
