@@ -188,8 +188,10 @@ SELECT q, pg_temp.sqlstate_of(q) FROM (VALUES
 	($$SELECT quadkey('POINT EMPTY'::geography, 12)$$)) v(q);
 
 -- points in SRID 4326 take an inlined fast path: no SQL function call per
--- row; other geometries call the helper once per row
-SET track_functions = 'all';
+-- row; other geometries call the helper once per row (one transaction: the
+-- backend's pending counts are flushed, and so emptied, only between them)
+BEGIN;
+SET LOCAL track_functions = 'all';
 SELECT count(quadkey(geom, 12)) FROM pts;
 SELECT count(quadkey(geom, 12)) FROM shapes;
 SELECT f.f AS function, coalesce(s.calls, 0) AS calls
@@ -197,7 +199,7 @@ FROM (VALUES ('quadkey(geometry,int4)'::regprocedure),
 			 ('geoshard_postgis_geometry(geometry,int4)'::regprocedure)) f(f)
 LEFT JOIN pg_stat_xact_user_functions s ON s.funcid = f.f
 ORDER BY 1::text;
-RESET track_functions;
+COMMIT;
 
 -- immutable, so it can be indexed; the index answers tile queries
 CREATE INDEX pts_tile ON pts (quadkey(geom, 29));
