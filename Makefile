@@ -73,6 +73,7 @@ OBJS = \
 	src/raft/raft_snapshot.o \
 	src/raft/raft_storage.o \
 	src/raft/raft_transport.o \
+	src/raft/raft_lookup.o \
 	src/raft/raft_worker.o \
 	src/raft/raft_admin.o \
 	src/raft/raft_propose.o \

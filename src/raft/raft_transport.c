@@ -5,8 +5,9 @@
  *
  * Runs in the raft worker.  Messages for a peer accumulate in its outbox (one
  * batch: an envelope, then messages) while it connects or a call is in
- * flight; the next call sends them all.  Nothing here blocks: connections start with
- * PQconnectStartParams and advance with PQconnectPoll when their socket is
+ * flight; the next call sends them all.  Nothing here blocks: a peer's host
+ * name is looked up first (raft_lookup.c), connections start with
+ * PQconnectStartParams to that address and advance with PQconnectPoll when their socket is
  * ready, calls go out with PQsendQueryParams in non-blocking mode and their
  * results come back through PQconsumeInput.  A failed connection or call is
  * closed and retried after a backoff that doubles up to RAFT_BACKOFF_MAX_MS;
@@ -30,12 +31,15 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "raft/raft_lookup.h"
 #include "raft/raft_transport.h"
 
 #define RAFT_BACKOFF_MIN_MS		20
 #define RAFT_BACKOFF_MAX_MS		2000
 #define RAFT_CONNECT_TIMEOUT_MS	2000
 #define RAFT_CALL_TIMEOUT_MS	2000
+/* how often a host name lookup in flight is looked at */
+#define RAFT_LOOKUP_POLL_MS		5
 /* a call gets RAFT_CALL_TIMEOUT_MS more per this many bytes (snapshot chunks, long batches) */
 #define RAFT_CALL_TIMEOUT_BYTES	(64 * 1024)
 /*
@@ -48,6 +52,7 @@
 typedef enum PeerState
 {
 	PEER_DOWN,					/* no connection; next_attempt says when */
+	PEER_RESOLVING,				/* its host name is being looked up (raft_lookup.c) */
 	PEER_CONNECTING,
 	PEER_IDLE,
 	PEER_BUSY					/* a raft_receive call is in flight */
@@ -58,6 +63,8 @@ typedef struct Peer
 	uint64		id;
 	char	   *conninfo;
 	PGconn	   *conn;
+	RaftLookup *lookup;			/* RESOLVING */
+	char		hostaddr[64];	/* the looked-up address to connect to; "" for libpq's own */
 	PeerState	state;
 	PostgresPollingStatusType poll;	/* CONNECTING: what the socket must be ready for */
 	bool		flushing;		/* BUSY: the query is not all written yet */
@@ -147,6 +154,9 @@ disconnect(Peer *p, uint64 now, const char *why)
 	if (p->conn)
 		PQfinish(p->conn);
 	p->conn = NULL;
+	if (p->lookup)
+		RaftLookupAbandon(p->lookup);
+	p->lookup = NULL;
 	p->state = PEER_DOWN;
 	p->preparing = false;
 	p->next_attempt = now + p->backoff;
@@ -360,12 +370,18 @@ add_snapshot_chunk(Peer *p)
 	p->snap_call_end = c.offset + c.len;
 }
 
+/*
+ * Open the connection; to the looked-up address when there is one (libpq
+ * would otherwise resolve the host name itself, blocking).
+ */
 static void
-start_connect(Peer *p, uint64 now)
+open_connection(Peer *p, uint64 now)
 {
-	const char *keys[] = {"dbname", "application_name", NULL};
-	const char *values[] = {p->conninfo, "geoshard raft", NULL};
+	const char *keys[] = {"dbname", "application_name", "hostaddr", NULL};
+	const char *values[] = {p->conninfo, "geoshard raft", p->hostaddr, NULL};
 
+	if (p->hostaddr[0] == '\0')
+		keys[2] = NULL;
 	p->conn = PQconnectStartParams(keys, values, 1);
 	if (p->conn == NULL || PQstatus(p->conn) == CONNECTION_BAD)
 	{
@@ -375,6 +391,47 @@ start_connect(Peer *p, uint64 now)
 	p->state = PEER_CONNECTING;
 	p->poll = PGRES_POLLING_WRITING;
 	p->deadline = now + RAFT_CONNECT_TIMEOUT_MS;
+}
+
+/* Start a connection attempt: a lookup of the peer's host name first, if it has one. */
+static void
+start_connect(Peer *p, uint64 now)
+{
+	char	   *host = RaftLookupHostOf(p->conninfo);
+	char		error[RAFT_ERROR_BYTES];
+
+	p->hostaddr[0] = '\0';
+	if (host == NULL)
+	{
+		open_connection(p, now);
+		return;
+	}
+	p->lookup = RaftLookupStart(host, error, sizeof(error));
+	pfree(host);
+	if (p->lookup == NULL)
+	{
+		disconnect(p, now, error);
+		return;
+	}
+	p->state = PEER_RESOLVING;
+	p->deadline = now + RAFT_CONNECT_TIMEOUT_MS;
+}
+
+/* Go on once the lookup is over, or give it up at the deadline. */
+static void
+poll_lookup(Peer *p, uint64 now)
+{
+	char		error[RAFT_ERROR_BYTES];
+	int			rc = RaftLookupPoll(p->lookup, p->hostaddr, sizeof(p->hostaddr), error, sizeof(error));
+
+	if (rc != 0)
+		p->lookup = NULL;		/* freed by the poll */
+	if (rc > 0)
+		open_connection(p, now);
+	else if (rc < 0)
+		disconnect(p, now, error);
+	else if (now >= p->deadline)
+		disconnect(p, now, "host name lookup timed out");
 }
 
 /* A call is on its way (sent with PQsend*): wait for its answer until deadline. */
@@ -525,6 +582,8 @@ RaftTransportPump(uint64 now)
 
 		if (p->state == PEER_DOWN && now >= p->next_attempt)
 			start_connect(p, now);
+		if (p->state == PEER_RESOLVING)
+			poll_lookup(p, now);
 		if (p->state == PEER_CONNECTING)
 		{
 			if (connect_ready(p))
@@ -618,6 +677,8 @@ RaftTransportNextWakeup(uint64 now)
 
 		if (p->state == PEER_DOWN)
 			at = p->next_attempt;
+		else if (p->state == PEER_RESOLVING)
+			at = Min(now + RAFT_LOOKUP_POLL_MS, p->deadline);	/* no socket to wait on */
 		else if (p->state == PEER_CONNECTING || p->state == PEER_BUSY)
 			at = p->deadline;
 		else
