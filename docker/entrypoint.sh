@@ -281,7 +281,13 @@ stop() {
 trap 'stop INT' INT TERM
 trap 'stop QUIT' QUIT
 
-as_pg postgres -D "$PGDATA" "$@" &
+# not through as_pg: a function would run in a subshell of its own, and
+# pg_pid would be that subshell (which ignores SIGINT) rather than the server
+if [ "$(id -u)" -eq 0 ]; then
+	setpriv --reuid=postgres --regid=postgres --init-groups env HOME="$PGHOME" postgres -D "$PGDATA" "$@" &
+else
+	postgres -D "$PGDATA" "$@" &
+fi
 pg_pid=$!
 if [ "$RAFT" = on ]; then
 	raft_setup &
