@@ -66,9 +66,13 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
 	note "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >/dev/null; then
+	if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+		>"/tmp/$PROJECT-apt.log" 2>&1; then
+		tail -n 20 "/tmp/$PROJECT-apt.log" | sed 's/^/# /'
+		rm -f "/tmp/$PROJECT-apt.log"
 		bail "install ${missing[*]}"
 	fi
+	rm -f "/tmp/$PROJECT-apt.log"
 fi
 
 # --- names and secrets of this run ----------------------------------------------
