@@ -145,7 +145,8 @@ cleanup() {
 	"${PODMAN[@]}" ps -a -q --filter "label=com.docker.compose.project=$PROJECT" | xargs -r "${PODMAN[@]}" rm -f >/dev/null 2>&1
 	"${PODMAN[@]}" volume ls -q --filter "label=com.docker.compose.project=$PROJECT" | xargs -r "${PODMAN[@]}" volume rm -f >/dev/null 2>&1
 	"${PODMAN[@]}" network exists "${PROJECT}_default" && "${PODMAN[@]}" network rm -f "${PROJECT}_default" >/dev/null 2>&1
-	"${PODMAN[@]}" rmi -f "$IMAGE" "$REDIS_IMAGE" >/dev/null 2>&1
+	# --no-prune: the untagged parent layers stay, as the next build's cache
+	"${PODMAN[@]}" rmi --no-prune "$IMAGE" "$REDIS_IMAGE" >/dev/null 2>&1
 	return 0
 }
 cleanup
@@ -289,8 +290,9 @@ if poll 30 new_leader; then
 else
 	not_ok "nodes ${survivors[*]} elect a new leader within 30 s"
 fi
+failover_value="set on node ${leader:-0} after node $old stopped"
 commit_on_new() {
-	[ "$(sql "${leader:-0}" "SELECT geoshard.raft_set_setting('docker.failover', 'node ${leader:-0}') > 0")" = t ]
+	[ "$(sql "${leader:-0}" "SELECT geoshard.raft_set_setting('docker.failover', '$failover_value') > 0")" = t ]
 }
 check "the new leader commits" commit_on_new
 open_on_survivor() {
@@ -310,8 +312,16 @@ group_intact() { same_cluster 1 2 3 && voters 1 && voters 2 && voters 3; }
 check "... in the same group, still three voters" group_intact
 check "... and its container bootstrapped and joined only on its first start" \
 	test "$(entrypoint_lines "node$old" 'bootstrapped|joined')" = 1
-settings_on() { [ "$(sql "$1" "SELECT value FROM geoshard.settings WHERE key = 'docker.failover'")" = "node $leader" ]; }
-check "... and has caught up with the setting committed while it was down" poll 30 settings_on "$old"
+seen=
+settings_on() {
+	seen=$(sql "$1" "SELECT value || ' (node ' || node || ': ' || role || ', leader ' || coalesce(leader::text, 'none') || ', applied ' || applied_index || ' of ' || commit_index || ')' FROM geoshard.settings, geoshard.raft_status WHERE key = 'docker.failover'")
+	[[ "$seen" == "$failover_value ("* ]]
+}
+if poll 30 settings_on "$old"; then
+	ok "... and has caught up with the setting committed while it was down"
+else
+	not_ok "... and has caught up with the setting committed while it was down (it has: ${seen:-nothing})"
+fi
 
 note "restarting the whole stack (podman-compose stop, then start)"
 "${COMPOSE[@]}" stop >/dev/null 2>&1
