@@ -210,7 +210,10 @@ for s in redis node1 node2 node3; do
 	check "$s is healthy" poll 240 healthy "$s"
 done
 [ "$failed" -eq 0 ] || { show_logs; finish; }
-note "healthy"
+note "healthy; what the entrypoints did:"
+for s in node1 node2 node3; do
+	"${PODMAN[@]}" logs "$(container "$s")" 2>&1 | grep '^geoshard-entrypoint:' | sed "s/^/#   $s: /"
+done
 
 voters() { [ "$(sql "$1" "SELECT string_agg(id || ':' || name || ':' || role, ' ' ORDER BY id) FROM geoshard.nodes")" = "1:n1:voter 2:n2:voter 3:n3:voter" ]; }
 check "the group has three voters, n1 to n3, on node 1" voters 1
