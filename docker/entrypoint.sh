@@ -176,16 +176,17 @@ initialise() {
 	log "initialised"
 }
 
-# The cluster id of the group of the first peer that has one with a leader,
-# and that peer's address, as "cluster_id host port"; nothing when none has.
+# The cluster id of the group of the first peer that is a voter of a group
+# with a leader, and that peer's address, as "cluster_id host port"; nothing
+# when none is.  (Not through a standby: it may still be joining itself.)
 find_group() {
 	local peer host port cid
 	for peer in $PEERS; do
 		host=${peer%%:*}
 		port=5432
 		[ "$peer" = "$host" ] || port=${peer##*:}
-		cid=$(psql_peer "$host" "$port" -c \
-			"SELECT cluster_id FROM geoshard.raft_status WHERE leader IS NOT NULL" 2>/dev/null) || continue
+		cid=$(psql_peer "$host" "$port" -c "SELECT s.cluster_id FROM geoshard.raft_status s
+			JOIN geoshard.nodes n ON n.id = s.node AND n.role = 'voter' WHERE s.leader IS NOT NULL" 2>/dev/null) || continue
 		if [ -n "$cid" ]; then
 			echo "$cid $host $port"
 			return 0
@@ -196,7 +197,8 @@ find_group() {
 
 # Make this node a voter of the group: bootstrap, or join through a peer.
 raft_setup() {
-	local deadline=$((SECONDS + JOIN_TIMEOUT)) in_group role group cid host port conninfo err
+	local deadline=$((SECONDS + JOIN_TIMEOUT)) in_group role group cid host port conninfo err joining
+	local patience=$((SECONDS + 30))
 	conninfo="host=$ADVERTISE port=5432 dbname=$DB user=geoshard_raft"
 	until psql_local -c 'SELECT 1' >/dev/null 2>&1; do
 		[ "$SECONDS" -lt "$deadline" ] || die "the server did not accept connections"
@@ -236,6 +238,15 @@ raft_setup() {
 				log "node $NODE_ID is a voter of raft group $cid"
 				return 0
 			fi
+			# One membership change at a time: wait (30 s at most, in case
+			# a node died half-way) while another node is still a standby.
+			joining=$(psql_peer "$host" "$port" -c "SELECT string_agg(name, ', ') FROM geoshard.nodes
+				WHERE role = 'standby' AND id <> $NODE_ID" 2>/dev/null) || joining=
+			if [ -n "$joining" ] && [ "$SECONDS" -lt "$patience" ]; then
+				log "waiting while $joining joins"
+				sleep 2
+				continue
+			fi
 			err=
 			if [ "$in_group" = 0 ]; then
 				err=$(psql_local -v cid="$cid" <<<"SELECT geoshard.raft_join(:'cid')" 2>&1 >/dev/null) || true
@@ -256,7 +267,8 @@ raft_setup() {
 		fi
 		[ "$SECONDS" -lt "$deadline" ] ||
 			die "found no raft group to join within ${JOIN_TIMEOUT}s; restart the container to try again"
-		sleep 2
+		# at different moments on different nodes, so that two joins rarely collide
+		sleep $((1 + RANDOM % 3))
 	done
 }
 
