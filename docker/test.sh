@@ -327,7 +327,8 @@ else
 fi
 
 note "restarting the whole stack (podman-compose stop, then start)"
-"${COMPOSE[@]}" stop >/dev/null 2>&1
+# -t 30: podman-compose 1.0.3 ignores stop_grace_period (docker/README.md)
+"${COMPOSE[@]}" stop -t 30 >/dev/null 2>&1
 "${COMPOSE[@]}" start >/dev/null 2>&1
 check "after a stack restart all four containers are healthy" poll 240 all_healthy redis node1 node2 node3
 check "... the nodes agree on a leader" poll 30 agree 1 2 3
