@@ -17,6 +17,8 @@
 #   GEOSHARD_JOIN_TIMEOUT   seconds to wait for the peers when joining (default 300)
 #   GEOSHARD_REDIS_URL      geoshard.redis_url (CDC sinks, Redis views)
 #   GEOSHARD_METRICS_PASSWORD  serves /metrics and the status page on port 9188 with it
+#   GEOSHARD_RESOLV_OPTIONS resolver options added to /etc/resolv.conf (default
+#                           "timeout:1 attempts:1"; empty: none)
 #   POSTGRES_PASSWORD       the postgres superuser's password (required; peers use
 #                           it to join this node to the group)
 #   GEOSHARD_RAFT_PASSWORD  the password of geoshard_raft, the role the raft
@@ -59,6 +61,16 @@ if [ "$RAFT" = on ] && [ -z "${GEOSHARD_RAFT_PASSWORD:-}" ]; then
 	die "GEOSHARD_RAFT_PASSWORD must be set on a member of a raft group"
 fi
 export POSTGRES_PASSWORD GEOSHARD_RAFT_PASSWORD
+
+# The raft worker resolves its peers' names synchronously (libpq): while a
+# stopped peer's name neither resolves nor fails, the worker stalls, for up to
+# 40 s with glibc's default resolver timeouts and podman's aardvark-dns
+# (docker/README.md).  Short timeouts bound the stall; the runtime writes the
+# file afresh at every start.
+RESOLV_OPTIONS=${GEOSHARD_RESOLV_OPTIONS-timeout:1 attempts:1}
+if [ -n "$RESOLV_OPTIONS" ] && [ -w /etc/resolv.conf ] && ! grep -q '^options.*timeout:' /etc/resolv.conf; then
+	echo "options $RESOLV_OPTIONS" >>/etc/resolv.conf || log "could not add resolver options to /etc/resolv.conf"
+fi
 
 # Run as the postgres user (the server refuses root).
 if [ "$(id -u)" -eq 0 ]; then

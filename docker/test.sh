@@ -233,7 +233,7 @@ leader_of() {
 }
 leader=
 agree() { leader=$(leader_of "$@"); }
-check "the three nodes agree on one leader" poll 30 agree 1 2 3
+check "the three nodes agree on one leader" poll 60 agree 1 2 3
 cluster_id=$(sql 1 "SELECT cluster_id FROM geoshard.raft_status")
 same_cluster() {
 	local i
@@ -287,11 +287,11 @@ t=$(date +%s.%N)
 check "podman stop node$old: a fast shutdown, exit status 0" stop_node "$old"
 stopped=$(date +%s.%N)
 new_leader() { leader=$(leader_of "${survivors[@]}") && [ "$leader" != "$old" ]; }
-if poll 30 new_leader; then
+if poll 60 new_leader; then
 	ok "$(printf 'nodes %s elect a new leader, node %s (%.1f s after podman stop returned, which took %.1f s)' \
 		"${survivors[*]}" "$leader" "$(echo "$(date +%s.%N) - $stopped" | bc)" "$(echo "$stopped - $t" | bc)")"
 else
-	not_ok "nodes ${survivors[*]} elect a new leader within 30 s"
+	not_ok "nodes ${survivors[*]} elect a new leader within 60 s"
 fi
 failover_value="set on node ${leader:-0} after node $old stopped"
 commit_on_new() {
@@ -303,14 +303,14 @@ open_on_survivor() {
 	region=$(case $old in 1) echo eu-central ;; 2) echo us-east ;; 3) echo ap-southeast ;; esac)
 	[ "$(sql "${leader:-0}" "SELECT state FROM geoshard.region_health WHERE region = '$region'")" = open ]
 }
-check "the new leader's health worker opens the stopped node's breaker" poll 30 open_on_survivor
+check "the new leader's health worker opens the stopped node's breaker" poll 60 open_on_survivor
 
 # --- restarts: nothing bootstraps or joins again ---------------------------------
 entrypoint_lines() { "${PODMAN[@]}" logs "$(container "$1")" 2>&1 | grep -cE "geoshard-entrypoint: node [0-9]+ ($2)"; }
 note "starting node$old again"
 "${PODMAN[@]}" start "$(container "node$old")" >/dev/null 2>&1
 check "node$old is healthy again" poll 120 healthy "node$old"
-check "... follows the new leader" poll 30 agree 1 2 3
+check "... follows the new leader" poll 60 agree 1 2 3
 group_intact() { same_cluster 1 2 3 && voters 1 && voters 2 && voters 3; }
 check "... in the same group, still three voters" group_intact
 check "... and its container bootstrapped and joined only on its first start" \
@@ -320,7 +320,7 @@ settings_on() {
 	seen=$(sql "$1" "SELECT value || ' (node ' || node || ': ' || role || ', leader ' || coalesce(leader::text, 'none') || ', applied ' || applied_index || ' of ' || commit_index || ')' FROM geoshard.settings, geoshard.raft_status WHERE key = 'docker.failover'")
 	[[ "$seen" == "$failover_value ("* ]]
 }
-if poll 30 settings_on "$old"; then
+if poll 60 settings_on "$old"; then
 	ok "... and has caught up with the setting committed while it was down"
 else
 	not_ok "... and has caught up with the setting committed while it was down (it has: ${seen:-nothing})"
@@ -331,7 +331,7 @@ note "restarting the whole stack (podman-compose stop, then start)"
 "${COMPOSE[@]}" stop -t 30 >/dev/null 2>&1
 "${COMPOSE[@]}" start >/dev/null 2>&1
 check "after a stack restart all four containers are healthy" poll 240 all_healthy redis node1 node2 node3
-check "... the nodes agree on a leader" poll 30 agree 1 2 3
+check "... the nodes agree on a leader" poll 60 agree 1 2 3
 check "... in the same group, still three voters" group_intact
 total=0
 for s in node1 node2 node3; do
