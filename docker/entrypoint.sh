@@ -307,10 +307,13 @@ trap 'stop QUIT' QUIT
 
 # not through as_pg: a function would run in a subshell of its own, and
 # pg_pid would be that subshell (which ignores SIGINT) rather than the server
+# (and without the secrets of the environment: the server does not need them)
+unset_secrets=(-u POSTGRES_PASSWORD -u GEOSHARD_RAFT_PASSWORD -u GEOSHARD_REDIS_URL -u GEOSHARD_METRICS_PASSWORD)
 if [ "$(id -u)" -eq 0 ]; then
-	setpriv --reuid=postgres --regid=postgres --init-groups env HOME="$PGHOME" postgres -D "$PGDATA" "$@" &
+	setpriv --reuid=postgres --regid=postgres --init-groups \
+		env "${unset_secrets[@]}" HOME="$PGHOME" postgres -D "$PGDATA" "$@" &
 else
-	postgres -D "$PGDATA" "$@" &
+	env "${unset_secrets[@]}" postgres -D "$PGDATA" "$@" &
 fi
 pg_pid=$!
 if [ "$RAFT" = on ]; then
