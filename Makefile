@@ -193,7 +193,7 @@ endef
 # Elevate only the steps that need it.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps test demo demo-stop bench check-released country-points
+.PHONY: deps test demo demo-stop bench check-released country-points docker-test docker-build
 
 # The country table is generated from tzdata and committed, so that builds do
 # not need tzdata; regenerate it after a tzdata release (016 checks it).
@@ -206,12 +206,28 @@ deps:
 	@$(SUDO) $(GEOSHARD_SRC)/test/install-deps.sh
 
 # The test-only fuzzing extension (test/fuzz) is built and installed too.
+# The container test (docker/test.sh) runs last, counted in the same summary;
+# CONTAINER_TEST=0 leaves it out.
+CONTAINER_TEST ?= 1
 test: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC) install
 	$(MAKE) -C $(GEOSHARD_SRC)/test/fuzz PG_CONFIG=$(PG_CONFIG)
 	$(SUDO) $(MAKE) -C $(GEOSHARD_SRC)/test/fuzz PG_CONFIG=$(PG_CONFIG) install
-	@PG_CONFIG=$(PG_CONFIG) $(GEOSHARD_SRC)/test/run-tests.sh "$(REGRESS)" "$(ISOLATION)"
+	@PG_CONFIG=$(PG_CONFIG) GEOSHARD_CONTAINER_TEST=$(CONTAINER_TEST) $(GEOSHARD_SRC)/test/run-tests.sh "$(REGRESS)" "$(ISOLATION)"
+
+# docker/: `make docker-test` runs the container test alone (podman, as root);
+# `make docker-build` builds the two images of docker/compose.yaml with podman,
+# or docker when there is no podman (docker/README.md).
+CONTAINER_ENGINE ?= $(if $(shell command -v podman 2>/dev/null),podman,docker)
+docker-test:
+	$(SUDO) $(GEOSHARD_SRC)/docker/test.sh
+
+docker-build:
+	$(CONTAINER_ENGINE) build $(if $(filter podman,$(CONTAINER_ENGINE)),--format docker) \
+		-f $(GEOSHARD_SRC)/docker/Dockerfile --target geoshard -t geoshard:latest $(GEOSHARD_SRC)
+	$(CONTAINER_ENGINE) build $(if $(filter podman,$(CONTAINER_ENGINE)),--format docker) \
+		-f $(GEOSHARD_SRC)/docker/Dockerfile --target redis -t geoshard-redis:latest $(GEOSHARD_SRC)
 
 demo: deps
 	$(MAKE) -C $(GEOSHARD_SRC) all

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # test/install-deps.sh: install the Debian packages geoshard builds, tests and
 # benchmarks with, when they are missing.  Idempotent; prints what it installs.
+#
+# Usage: test/install-deps.sh [--build | --runtime]
+# Without an argument: everything make test, make demo and the benchmarks use.
+# --build: only what building geoshard needs; --runtime: only what a server
+# running it needs (docker/Dockerfile's build and runtime stages).
 set -euo pipefail
 
 packages=(
@@ -139,6 +144,25 @@ install_raft() {
 		exit 1
 	fi
 }
+
+# docker/Dockerfile: its build stage compiles, its runtime stage only runs geoshard
+case "${1:-}" in
+	"") ;;
+	--build)
+		packages=(postgresql-server-dev-15 clang-14 llvm-14 make gcc libc6-dev pkg-config
+			libmaxminddb-dev libcurl4-openssl-dev libpq-dev libhiredis-dev libmicrohttpd-dev)
+		;;
+	--runtime)
+		# the server and the libraries geoshard.so links with (ca-certificates: https probes)
+		packages=(postgresql-15 libmaxminddb0 libcurl4 libpq5 libhiredis0.14 libmicrohttpd12
+			ca-certificates)
+		RAFT_PACKAGE=libraft0
+		;;
+	*)
+		echo "usage: $0 [--build | --runtime]" >&2
+		exit 2
+		;;
+esac
 
 install_raft
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test/run-tests.sh: run every geoshard test suite against private temporary
-# servers and print one summary line, "N passed, M failed".
+# servers and print one summary line, "N passed, M failed".  With
+# GEOSHARD_CONTAINER_TEST=1 (make test sets it) the container test too.
 #
 # Usage: test/run-tests.sh "<pg_regress test names>" "<isolation test names>"
 # The extension must already be installed.  Servers refuse to run as root, so
@@ -109,6 +110,22 @@ if [ ${#tap_files[@]} -gt 0 ]; then
 			fi
 		done
 	fi
+fi
+
+# 4. the container test (docker/test.sh, TAP), when make test asks for it:
+# podman runs rootful, so through sudo when not root
+if [ "${GEOSHARD_CONTAINER_TEST:-0}" = 1 ]; then
+	echo "== containers (docker/test.sh)"
+	if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+	"${SUDO[@]}" "$SRC/docker/test.sh" 2>&1 | tee "$WORK/docker.log"
+	c_status=${PIPESTATUS[0]}
+	c_ok=$(grep -cE '^ok [0-9]+' "$WORK/docker.log")
+	c_bad=$(grep -cE '^not ok [0-9]+' "$WORK/docker.log")
+	if [ "$c_status" -ne 0 ] && [ "$c_bad" -eq 0 ]; then
+		c_bad=1
+	fi
+	passed=$((passed + c_ok))
+	failed=$((failed + c_bad))
 fi
 
 echo "(scratch directory: $WORK)"

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# docker/base-image.sh: build the image debian:bookworm-slim locally with
+# debootstrap, for machines that cannot pull from a registry (the container
+# test runs it; docker/README.md).  Does nothing when the image exists.
+#
+# The Debian mirror is the one apt already uses on this machine, read from its
+# sources (deb822 .sources files, then one-line .list files); the image gets
+# the suites the official image has (bookworm, bookworm-updates,
+# bookworm-security), each from the URI this machine uses for it.
+#
+# Usage (as root): docker/base-image.sh [podman global options...]
+set -euo pipefail
+
+IMAGE=debian:bookworm-slim
+PODMAN=(podman "$@")
+
+if "${PODMAN[@]}" image exists "$IMAGE"; then
+	echo "geoshard: base image $IMAGE exists; kept"
+	exit 0
+fi
+
+# Print the first URI apt uses for a Debian suite with component main.
+apt_uri() {
+	local suite=$1 f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk -v want="$suite" '
+			function flush() {
+				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " want " ") &&
+					comps ~ /(^| )main( |$)/ && enabled != "no" && !done) {
+					split(uris, u, " ")
+					print u[1]
+					done = 1
+				}
+				types = uris = suites = comps = enabled = ""
+			}
+			/^[ \t]*#/ { next }
+			/^[ \t]*$/ { flush(); next }
+			{
+				key = tolower($1); sub(/:$/, "", key)
+				val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+				if (key == "types") types = val
+				else if (key == "uris") uris = val
+				else if (key == "suites") suites = val
+				else if (key == "components") comps = val
+				else if (key == "enabled") enabled = tolower(val)
+			}
+			END { flush() }
+		' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		awk -v want="$suite" '
+			$1 != "deb" { next }
+			{
+				i = 2
+				if ($2 ~ /^\[/)
+					for (; i <= NF; i++)
+						if ($i ~ /\]$/) { i++; break }
+				if ($(i + 1) == want) { print $i; exit }
+			}
+		' "$f"
+	done
+}
+
+mirror=$(apt_uri bookworm | head -n 1)
+if [ -z "$mirror" ]; then
+	echo "geoshard: apt's sources name no Debian bookworm main suite; cannot debootstrap" >&2
+	exit 1
+fi
+security=$(apt_uri bookworm-security | head -n 1)
+
+command -v debootstrap >/dev/null || { echo "geoshard: debootstrap is missing" >&2; exit 1; }
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/geoshard-bookworm.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+echo "geoshard: debootstrap --variant=minbase bookworm from $mirror (a few minutes)"
+debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 || {
+	tail -n 30 "$root.log" >&2
+	rm -f "$root.log"
+	exit 1
+}
+rm -f "$root.log"
+
+# The official image's apt sources: one deb822 file, the same three suites.
+rm -f "$root/etc/apt/sources.list"
+{
+	echo "Types: deb"
+	echo "URIs: $mirror"
+	echo "Suites: bookworm bookworm-updates"
+	echo "Components: main"
+	echo "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+	if [ -n "$security" ]; then
+		echo
+		echo "Types: deb"
+		echo "URIs: $security"
+		echo "Suites: bookworm-security"
+		echo "Components: main"
+		echo "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+	fi
+} >"$root/etc/apt/sources.list.d/debian.sources"
+# like the official slim image: no apt caches, no documentation
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
+
+tar -C "$root" -c . | "${PODMAN[@]}" import --quiet --change 'CMD ["bash"]' - "$IMAGE" >/dev/null
+echo "geoshard: base image $IMAGE imported ($("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE") bytes)"
