@@ -62,10 +62,11 @@ if [ "$RAFT" = on ] && [ -z "${GEOSHARD_RAFT_PASSWORD:-}" ]; then
 fi
 export POSTGRES_PASSWORD GEOSHARD_RAFT_PASSWORD
 
-# The raft worker resolves its peers' names synchronously (libpq): while a
-# stopped peer's name neither resolves nor fails, the worker stalls, for up to
-# 40 s with glibc's default resolver timeouts and podman's aardvark-dns
-# (docker/README.md).  Short timeouts bound the stall; the runtime writes the
+# While a stopped or starting peer's name neither resolves nor fails (podman's
+# aardvark-dns), what looks it up synchronously waits, up to 40 s with glibc's
+# default resolver timeouts: this script's psql calls and proposals forwarded
+# from a follower (the raft worker looks names up in the background;
+# docker/README.md).  Short timeouts bound the wait; the runtime writes the
 # file afresh at every start.
 RESOLV_OPTIONS=${GEOSHARD_RESOLV_OPTIONS-timeout:1 attempts:1}
 if [ -n "$RESOLV_OPTIONS" ] && [ -w /etc/resolv.conf ] && ! grep -q '^options.*timeout:' /etc/resolv.conf; then
