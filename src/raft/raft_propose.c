@@ -349,6 +349,15 @@ leader_conninfo(uint64 leader)
 	}
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	/* a node that just joined may not list its leader yet: libraft knows the address */
+	if (conninfo == NULL)
+	{
+		LWLockAcquire(raft_shared->lock, LW_SHARED);
+		if (raft_shared->leader == leader && raft_shared->leader_address[0] != '\0')
+			conninfo = pstrdup(raft_shared->leader_address);
+		LWLockRelease(raft_shared->lock);
+	}
 	return conninfo;
 }
 

@@ -13,6 +13,8 @@
 #include "storage/lwlock.h"
 #include "utils/uuid.h"
 
+#include "raft/raft_message.h"
+
 #define RAFT_INBOX_BYTES		(4 * 1024 * 1024)
 #define RAFT_PROPOSAL_SLOTS		64
 #define RAFT_PROPOSAL_BYTES		8192
@@ -77,6 +79,7 @@ typedef struct RaftShared
 	uint64		term;
 	uint64		leader;
 	uint64		leader_last_known;	/* the last non-zero leader */
+	char		leader_address[RAFT_ADDRESS_MAX_BYTES];	/* leader's conninfo as libraft knows it */
 	uint64		leader_changes; /* times a leader other than the last known appeared */
 	uint64		commit_index;
 	uint64		applied_index;

@@ -1345,7 +1345,13 @@ take_proposals(void)
 			ev.submit.n = 1;
 			rv = step(&ev);
 			LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-			if (rv != 0)
+			if (rv == RAFT_CANTCHANGE)
+			{
+				/* another change is on its way: again once it committed, within the proposer's wait */
+				raft_free(entry.buf.base);
+				p->state = RAFT_SLOT_PENDING;
+			}
+			else if (rv != 0)
 			{
 				raft_free(entry.buf.base);
 				fail_proposal(p, rv == RAFT_NOTLEADER, 0, raft_errmsg(&raft));
@@ -1396,6 +1402,8 @@ publish_status(void)
 	raft_shared->state = raft_state(&raft);
 	raft_shared->term = raft_current_term(&raft);
 	raft_shared->leader = leader;
+	strlcpy(raft_shared->leader_address, leader != 0 && leader_address ? leader_address : "",
+			sizeof(raft_shared->leader_address));
 	if (leader != 0 && leader != raft_shared->leader_last_known)
 	{
 		raft_shared->leader_last_known = leader;
