@@ -19,48 +19,10 @@ if "${PODMAN[@]}" image exists "$IMAGE"; then
 	exit 0
 fi
 
-# Print the first URI apt uses for a Debian suite with component main.
+# apt_source: "URI KEYRING" of a Debian suite as apt knows it here
+. "$(dirname "$0")/../test/apt-sources.sh"
 apt_uri() {
-	local suite=$1 f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk -v want="$suite" '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " want " ") &&
-					comps ~ /(^| )main( |$)/ && enabled != "no" && !done) {
-					split(uris, u, " ")
-					print u[1]
-					done = 1
-				}
-				types = uris = suites = comps = enabled = ""
-			}
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			{
-				key = tolower($1); sub(/:$/, "", key)
-				val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-				if (key == "types") types = val
-				else if (key == "uris") uris = val
-				else if (key == "suites") suites = val
-				else if (key == "components") comps = val
-				else if (key == "enabled") enabled = tolower(val)
-			}
-			END { flush() }
-		' "$f"
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		awk -v want="$suite" '
-			$1 != "deb" { next }
-			{
-				i = 2
-				if ($2 ~ /^\[/)
-					for (; i <= NF; i++)
-						if ($i ~ /\]$/) { i++; break }
-				if ($(i + 1) == want) { print $i; exit }
-			}
-		' "$f"
-	done
+	apt_source "$1" | head -n 1 | cut -d' ' -f1
 }
 
 mirror=$(apt_uri bookworm | head -n 1)

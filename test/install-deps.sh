@@ -43,55 +43,8 @@ RAFT_SUITE=bookworm-backports
 RAFT_MIN_VERSION=0.17.1
 BACKPORTS_SOURCES=/etc/apt/sources.list.d/geoshard-bookworm-backports.sources
 
-# Print "URI KEYRING" of the Debian main suite (bookworm) as apt knows it,
-# from deb822 .sources files first, then one-line sources.list entries.
-main_suite_source() {
-	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && suites ~ /(^| )bookworm( |$)/ &&
-					comps ~ /(^| )main( |$)/ && enabled != "no" && !done) {
-					split(uris, u, " ")
-					print u[1], (signed == "" ? "-" : signed)
-					done = 1
-				}
-				types = uris = suites = comps = signed = enabled = ""
-			}
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			{
-				key = tolower($1); sub(/:$/, "", key)
-				val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-				if (key == "types") types = val
-				else if (key == "uris") uris = val
-				else if (key == "suites") suites = val
-				else if (key == "components") comps = val
-				else if (key == "signed-by") signed = val
-				else if (key == "enabled") enabled = tolower(val)
-			}
-			END { flush() }
-		' "$f"
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		awk '
-			$1 != "deb" { next }
-			{
-				signed = "-"; i = 2
-				if ($2 ~ /^\[/) {
-					for (; i <= NF; i++) {
-						if (match($i, /signed-by=[^] ]*/))
-							signed = substr($i, RSTART + 10, RLENGTH - 10)
-						if ($i ~ /\]$/) { i++; break }
-					}
-				}
-				if ($(i + 1) == "bookworm") { print $i, signed; exit }
-			}
-		' "$f"
-	done
-}
+# apt_source: "URI KEYRING" of a Debian suite as apt knows it here
+. "$(dirname "$0")/apt-sources.sh"
 
 # Is the backports suite already among apt's sources (ours or the admin's)?
 backports_configured() {
@@ -103,7 +56,7 @@ backports_configured() {
 add_backports_suite() {
 	local uri keyring
 	backports_configured && return 1
-	read -r uri keyring < <(main_suite_source | head -n 1) || true
+	read -r uri keyring < <(apt_source bookworm | head -n 1) || true
 	if [ -z "${uri:-}" ]; then
 		echo "geoshard: found no Debian bookworm main suite among apt's sources; add $RAFT_SUITE by hand" >&2
 		exit 1

@@ -51,6 +51,19 @@ count_results() {
 	[ "$bad" -eq 0 ]
 }
 
+# Add a TAP log's results to the totals, given the status its run exited with.
+count_tap() {
+	local log=$1 status=$2 ok bad
+	ok=$(grep -cE '^ok [0-9]+' "$log")
+	bad=$(grep -cE '^not ok [0-9]+' "$log")
+	# A script that died between assertions has no "not ok" line of its own.
+	if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
 # 1. pg_regress (sql/ + expected/)
 echo "== pg_regress"
 run "$PGXS_DIR/src/test/regress/pg_regress" \
@@ -92,14 +105,7 @@ if [ ${#tap_files[@]} -gt 0 ]; then
 	tap_status=$?
 	grep -E '^(ok|not ok) [0-9]+' "$WORK/tap.log"
 	sed -n '/^All tests successful/,$p; /^Test Summary Report/,$p' "$WORK/tap.log"
-	t_ok=$(grep -cE '^ok [0-9]+' "$WORK/tap.log")
-	t_bad=$(grep -cE '^not ok [0-9]+' "$WORK/tap.log")
-	# A script that died between assertions has no "not ok" line of its own.
-	if [ "$tap_status" -ne 0 ] && [ "$t_bad" -eq 0 ]; then
-		t_bad=1
-	fi
-	passed=$((passed + t_ok))
-	failed=$((failed + t_bad))
+	count_tap "$WORK/tap.log" "$tap_status"
 	if [ "$tap_status" -ne 0 ]; then
 		echo "== failing TAP assertions and server log excerpts"
 		grep -E -A12 '^not ok' "$WORK/tap.log" | grep -vE '^ok ' | head -n 150
@@ -118,14 +124,7 @@ if [ "${GEOSHARD_CONTAINER_TEST:-0}" = 1 ]; then
 	echo "== containers (docker/test.sh)"
 	if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
 	"${SUDO[@]}" "$SRC/docker/test.sh" 2>&1 | tee "$WORK/docker.log"
-	c_status=${PIPESTATUS[0]}
-	c_ok=$(grep -cE '^ok [0-9]+' "$WORK/docker.log")
-	c_bad=$(grep -cE '^not ok [0-9]+' "$WORK/docker.log")
-	if [ "$c_status" -ne 0 ] && [ "$c_bad" -eq 0 ]; then
-		c_bad=1
-	fi
-	passed=$((passed + c_ok))
-	failed=$((failed + c_bad))
+	count_tap "$WORK/docker.log" "${PIPESTATUS[0]}"
 fi
 
 echo "(scratch directory: $WORK)"
