@@ -113,6 +113,17 @@ raise_timeout(void)
 			 errhint("See geoshard.raft_status: a majority of the group must be reachable.")));
 }
 
+/* The deadline came before this node's raft worker took the proposal. */
+static void
+raise_not_taken(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("raft proposal not submitted within %d ms", geoshard_raft_propose_timeout_ms),
+			 errdetail("Nothing was proposed: the leader's raft worker did not take it in time, e.g. while another membership change was in flight."),
+			 errhint("Retry; see geoshard.raft_status: a majority of the group must be reachable for a change to commit.")));
+}
+
 /*
  * Hand a proposal to this node's raft worker and wait until it is committed
  * and applied here (*index) or the worker says this node does not lead
@@ -289,7 +300,7 @@ RaftProposeOnLeader(RaftProposalKind kind, uint64 node_id, const char *data, uin
 			raise_not_leader(leader);
 			break;
 		case LOCAL_NOT_TAKEN:
-			raise_timeout();
+			raise_not_taken();
 			break;
 	}
 	return index;
@@ -609,6 +620,7 @@ propose_anywhere(const ForwardRequest *req)
 	{
 		uint64		index = 0;
 		uint64		leader = 0;
+		LocalResult local = LOCAL_NOT_LEADER;
 		RaftCallError error;
 
 		/* a follower that knows its leader forwards at once */
@@ -616,7 +628,11 @@ propose_anywhere(const ForwardRequest *req)
 		if (raft_shared->in_group && raft_shared->state != RAFT_LEADER)
 			leader = raft_shared->leader;
 		LWLockRelease(raft_shared->lock);
-		if (leader == 0 && run_here(req, deadline, &index, &leader) == LOCAL_DONE)
+		if (leader == 0)
+			local = run_here(req, deadline, &index, &leader);
+		if (local == LOCAL_NOT_TAKEN)
+			raise_not_taken();
+		if (local == LOCAL_DONE)
 		{
 			if (!RaftCallOutcome(index, &error))
 				ereport(ERROR,
@@ -828,7 +844,7 @@ raft_forward(PG_FUNCTION_ARGS)
 										   Min(timeout_ms, (uint32) PG_INT32_MAX));
 	result = run_here(&req, deadline, &index, &leader);
 	if (result == LOCAL_NOT_TAKEN)
-		raise_timeout();
+		raise_not_taken();
 	if (result == LOCAL_NOT_LEADER)
 	{
 		values[0] = CStringGetTextDatum("not_leader");

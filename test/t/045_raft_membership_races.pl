@@ -25,7 +25,8 @@ $node->{$_}->safe_psql('postgres', "SELECT geoshard.raft_join('$cluster')") fore
 # 1. Two additions at once on the leader, while changes cannot commit: with
 # voter 2 stopped, the first addition's entry stays uncommitted, so the
 # second one meets libraft's "a configuration change is already in progress";
-# it must wait, and both succeed once node 2 is back.
+# it must wait (node 1 soon steps down without a majority, and both calls go
+# on with whoever leads), and both succeed once node 2 is back.
 $node->{1}->safe_psql('postgres', "SELECT geoshard.raft_add_node(2, 'n2', '" . RaftTest::conninfo(2) . "')");
 $node->{2}->stop('fast');
 my (%out, %err, %run);
