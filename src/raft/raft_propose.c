@@ -630,8 +630,6 @@ propose_anywhere(const ForwardRequest *req)
 		LWLockRelease(raft_shared->lock);
 		if (leader == 0)
 			local = run_here(req, deadline, &index, &leader);
-		if (local == LOCAL_NOT_TAKEN)
-			raise_not_taken();
 		if (local == LOCAL_DONE)
 		{
 			if (!RaftCallOutcome(index, &error))
@@ -672,6 +670,10 @@ propose_anywhere(const ForwardRequest *req)
 		if (TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) <= 0)
 		{
 			uint64		last;
+
+			/* still leading here: the worker held it back (a membership change in flight) */
+			if (local == LOCAL_NOT_TAKEN && leading_here())
+				raise_not_taken();
 
 			if (tried != 0)
 				ereport(ERROR,
