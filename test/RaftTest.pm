@@ -12,8 +12,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 
-# id -> PostgreSQL::Test::Cluster
-our %node;
+# id -> PostgreSQL::Test::Cluster, and id -> the conninfo peers reach it by;
+# a test may import both: use RaftTest qw(%node %conninfo)
+use Exporter 'import';
+our @EXPORT_OK = qw(%node %conninfo);
+our (%node, %conninfo);
 
 # The tables the group replicates, compared row by row.  Tables that are not
 # replicated yet are empty on every node and compare equal.
@@ -49,12 +52,12 @@ sub new_node
 		-- followers forward proposals to the leader through raft_forward, where it exists
 		DO $$ BEGIN IF to_regprocedure('geoshard.raft_forward(bytea)') IS NOT NULL THEN GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft; END IF; END $$;
 	});
-	$n->{raft_conninfo} = "host=$host port=" . $n->port . " dbname=postgres user=geoshard_raft";
+	$conninfo{$id} = "host=$host port=" . $n->port . " dbname=postgres user=geoshard_raft";
 	$node{$id} = $n;
 	return $n;
 }
 
-sub conninfo { return $node{ $_[0] }->{raft_conninfo} }
+sub conninfo { return $conninfo{ $_[0] } }
 
 # Start a node, inside its namespace if it has one.  After a SIGKILL or an
 # immediate stop the old postmaster's children take a moment to exit: retry

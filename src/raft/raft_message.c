@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include "libpq/pqformat.h"
 #include "port/pg_bswap.h"
 
 #include "raft/raft_message.h"
@@ -52,48 +53,18 @@
 
 /* ---- writing ---- */
 
-static void
-put_u8(StringInfo buf, uint8 v)
-{
-	appendBinaryStringInfo(buf, (const char *) &v, 1);
-}
-
-static void
-put_u16(StringInfo buf, uint16 v)
-{
-	uint8		b[2] = {v >> 8, v};
-
-	appendBinaryStringInfo(buf, (const char *) b, 2);
-}
-
-static void
-put_u32(StringInfo buf, uint32 v)
-{
-	uint32		n = pg_hton32(v);
-
-	appendBinaryStringInfo(buf, (const char *) &n, 4);
-}
-
-static void
-put_u64(StringInfo buf, uint64 v)
-{
-	uint64		n = pg_hton64(v);
-
-	appendBinaryStringInfo(buf, (const char *) &n, 8);
-}
-
 /* Start a batch; its count is patched by RaftEnvelopeSetCount. */
 void
 RaftEnvelopeBegin(StringInfo buf, const RaftEnvelope *env)
 {
 	appendBinaryStringInfo(buf, "GSR", 3);
-	put_u8(buf, RAFT_WIRE_VERSION);
+	pq_sendbyte(buf, RAFT_WIRE_VERSION);
 	appendBinaryStringInfo(buf, (const char *) env->cluster_id.data, UUID_LEN);
-	put_u64(buf, env->from);
-	put_u64(buf, env->to);
-	put_u16(buf, (uint16) strlen(env->from_address));
+	pq_sendint64(buf, env->from);
+	pq_sendint64(buf, env->to);
+	pq_sendint16(buf, (uint16) strlen(env->from_address));
 	appendBinaryStringInfo(buf, env->from_address, (int) strlen(env->from_address));
-	put_u32(buf, env->count);
+	pq_sendint32(buf, env->count);
 }
 
 void
@@ -120,18 +91,18 @@ RaftMessageEncode(StringInfo buf, const struct raft_message *msg, RaftEntryLooku
 {
 	int			start = buf->len;
 
-	put_u8(buf, (uint8) msg->type);
+	pq_sendbyte(buf, (uint8) msg->type);
 	switch (msg->type)
 	{
 		case RAFT_REQUEST_VOTE:
 			{
 				const struct raft_request_vote *m = &msg->request_vote;
 
-				put_u64(buf, m->term);
-				put_u64(buf, m->candidate_id);
-				put_u64(buf, m->last_log_index);
-				put_u64(buf, m->last_log_term);
-				put_u8(buf, (m->disrupt_leader ? RAFT_FLAG_DISRUPT_LEADER : 0) |
+				pq_sendint64(buf, m->term);
+				pq_sendint64(buf, m->candidate_id);
+				pq_sendint64(buf, m->last_log_index);
+				pq_sendint64(buf, m->last_log_term);
+				pq_sendbyte(buf, (m->disrupt_leader ? RAFT_FLAG_DISRUPT_LEADER : 0) |
 					   (m->pre_vote ? RAFT_FLAG_PRE_VOTE : 0));
 				break;
 			}
@@ -139,11 +110,11 @@ RaftMessageEncode(StringInfo buf, const struct raft_message *msg, RaftEntryLooku
 			{
 				const struct raft_request_vote_result *m = &msg->request_vote_result;
 
-				put_u64(buf, m->term);
-				put_u8(buf, (m->vote_granted ? RAFT_FLAG_GRANTED : 0) |
+				pq_sendint64(buf, m->term);
+				pq_sendbyte(buf, (m->vote_granted ? RAFT_FLAG_GRANTED : 0) |
 					   (m->pre_vote ? RAFT_FLAG_PRE_VOTE : 0));
-				put_u16(buf, m->features);
-				put_u16(buf, m->capacity);
+				pq_sendint16(buf, m->features);
+				pq_sendint16(buf, m->capacity);
 				break;
 			}
 		case RAFT_APPEND_ENTRIES:
@@ -153,12 +124,12 @@ RaftMessageEncode(StringInfo buf, const struct raft_message *msg, RaftEntryLooku
 				int			count_at;
 				unsigned	sent = 0;
 
-				put_u64(buf, m->term);
-				put_u64(buf, m->prev_log_index);
-				put_u64(buf, m->prev_log_term);
-				put_u64(buf, m->leader_commit);
+				pq_sendint64(buf, m->term);
+				pq_sendint64(buf, m->prev_log_index);
+				pq_sendint64(buf, m->prev_log_term);
+				pq_sendint64(buf, m->leader_commit);
 				count_at = buf->len;
-				put_u32(buf, 0);
+				pq_sendint32(buf, 0);
 				for (unsigned i = 0; i < n; i++)
 				{
 					struct raft_entry e;
@@ -168,9 +139,9 @@ RaftMessageEncode(StringInfo buf, const struct raft_message *msg, RaftEntryLooku
 					/* keep a batch within what the receiver accepts */
 					if (sent > 0 && buf->len + e.buf.len > RAFT_BATCH_MAX_BYTES / 2)
 						break;
-					put_u64(buf, e.term);
-					put_u8(buf, (uint8) e.type);
-					put_u32(buf, (uint32) e.buf.len);
+					pq_sendint64(buf, e.term);
+					pq_sendbyte(buf, (uint8) e.type);
+					pq_sendint32(buf, (uint32) e.buf.len);
 					appendBinaryStringInfo(buf, e.buf.base, (int) e.buf.len);
 					sent++;
 				}
@@ -191,20 +162,20 @@ RaftMessageEncode(StringInfo buf, const struct raft_message *msg, RaftEntryLooku
 			{
 				const struct raft_append_entries_result *m = &msg->append_entries_result;
 
-				put_u64(buf, m->term);
-				put_u64(buf, m->rejected);
-				put_u64(buf, m->last_log_index);
-				put_u16(buf, m->features);
-				put_u16(buf, m->capacity);
+				pq_sendint64(buf, m->term);
+				pq_sendint64(buf, m->rejected);
+				pq_sendint64(buf, m->last_log_index);
+				pq_sendint16(buf, m->features);
+				pq_sendint16(buf, m->capacity);
 				break;
 			}
 		case RAFT_TIMEOUT_NOW:
 			{
 				const struct raft_timeout_now *m = &msg->timeout_now;
 
-				put_u64(buf, m->term);
-				put_u64(buf, m->last_log_index);
-				put_u64(buf, m->last_log_term);
+				pq_sendint64(buf, m->term);
+				pq_sendint64(buf, m->last_log_index);
+				pq_sendint64(buf, m->last_log_term);
 				break;
 			}
 		default:
@@ -221,16 +192,16 @@ void
 RaftSnapshotChunkEncode(StringInfo buf, const RaftSnapshotChunk *c)
 {
 	Assert(c->len <= RAFT_SNAPSHOT_CHUNK_BYTES && c->conf_len <= RAFT_ENTRY_MAX_BYTES);
-	put_u8(buf, (uint8) RAFT_INSTALL_SNAPSHOT);
-	put_u64(buf, c->term);
-	put_u64(buf, c->last_index);
-	put_u64(buf, c->last_term);
-	put_u64(buf, c->conf_index);
-	put_u32(buf, c->conf_len);
+	pq_sendbyte(buf, (uint8) RAFT_INSTALL_SNAPSHOT);
+	pq_sendint64(buf, c->term);
+	pq_sendint64(buf, c->last_index);
+	pq_sendint64(buf, c->last_term);
+	pq_sendint64(buf, c->conf_index);
+	pq_sendint32(buf, c->conf_len);
 	appendBinaryStringInfo(buf, c->conf, (int) c->conf_len);
-	put_u64(buf, c->total);
-	put_u64(buf, c->offset);
-	put_u32(buf, c->len);
+	pq_sendint64(buf, c->total);
+	pq_sendint64(buf, c->offset);
+	pq_sendint32(buf, c->len);
 	appendBinaryStringInfo(buf, c->data, (int) c->len);
 }
 
@@ -758,29 +729,29 @@ RaftCommandEncode(StringInfo buf, const RaftCommand *cmd)
 	size_t		klen = cmd->key ? strlen(cmd->key) : 0;
 	size_t		vlen = cmd->value ? strlen(cmd->value) : 0;
 
-	put_u8(buf, (uint8) cmd->kind);
+	pq_sendbyte(buf, (uint8) cmd->kind);
 	if (cmd->kind == RAFT_CMD_BARRIER)
 		return;
 	if (cmd->kind == RAFT_CMD_CALL)
 	{
 		/* call(2) nargs(2) nargs x { isnull(1) [length(4) bytes] } */
-		put_u16(buf, cmd->call);
-		put_u16(buf, cmd->nargs);
+		pq_sendint16(buf, cmd->call);
+		pq_sendint16(buf, cmd->nargs);
 		for (int i = 0; i < cmd->nargs; i++)
 		{
-			put_u8(buf, cmd->args[i] == NULL);
+			pq_sendbyte(buf, cmd->args[i] == NULL);
 			if (cmd->args[i] != NULL)
 			{
-				put_u32(buf, (uint32) strlen(cmd->args[i]));
+				pq_sendint32(buf, (uint32) strlen(cmd->args[i]));
 				appendBinaryStringInfo(buf, cmd->args[i], (int) strlen(cmd->args[i]));
 			}
 		}
 		return;
 	}
-	put_u64(buf, cmd->node_id);
-	put_u32(buf, (uint32) klen);
+	pq_sendint64(buf, cmd->node_id);
+	pq_sendint32(buf, (uint32) klen);
 	appendBinaryStringInfo(buf, cmd->key ? cmd->key : "", (int) klen);
-	put_u32(buf, (uint32) vlen);
+	pq_sendint32(buf, (uint32) vlen);
 	appendBinaryStringInfo(buf, cmd->value ? cmd->value : "", (int) vlen);
 }
 

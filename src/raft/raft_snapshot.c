@@ -29,6 +29,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "libpq/pqformat.h"
 #include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -71,22 +72,6 @@ table_name(int i)
 	return quote_qualified_identifier("geoshard", RaftReplicatedTables[i]);
 }
 
-static void
-put_u16(StringInfo buf, uint16 v)
-{
-	uint16		n = pg_hton16(v);
-
-	appendBinaryStringInfo(buf, (const char *) &n, 2);
-}
-
-static void
-put_u32(StringInfo buf, uint32 v)
-{
-	uint32		n = pg_hton32(v);
-
-	appendBinaryStringInfo(buf, (const char *) &n, 4);
-}
-
 /* The replicated tables as they are now, in the snapshot format, in cxt. */
 char *
 RaftSnapshotBuild(uint64 *len, MemoryContext cxt)
@@ -97,7 +82,7 @@ RaftSnapshotBuild(uint64 *len, MemoryContext cxt)
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, "GSS", 3);
 	appendStringInfoChar(&buf, RAFT_SNAPSHOT_VERSION);
-	put_u32(&buf, (uint32) RaftReplicatedTableCount);
+	pq_sendint32(&buf, (uint32) RaftReplicatedTableCount);
 	for (int i = 0; i < RaftReplicatedTableCount; i++)
 	{
 		const char *name = RaftReplicatedTables[i];
@@ -117,9 +102,9 @@ RaftSnapshotBuild(uint64 *len, MemoryContext cxt)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("raft snapshot exceeds the limit of %d bytes", RAFT_SNAPSHOT_MAX_BYTES),
 					 errdetail("Table %s alone takes %zu bytes.", table_name(i), rlen)));
-		put_u16(&buf, (uint16) strlen(name));
+		pq_sendint16(&buf, (uint16) strlen(name));
 		appendBinaryStringInfo(&buf, name, (int) strlen(name));
-		put_u32(&buf, (uint32) rlen);
+		pq_sendint32(&buf, (uint32) rlen);
 		appendBinaryStringInfo(&buf, VARDATA_ANY(rows), (int) rlen);
 	}
 	out = MemoryContextAllocHuge(cxt, Max(buf.len, 1));

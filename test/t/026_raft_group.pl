@@ -15,22 +15,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
-use RaftTest qw();
+use RaftTest qw(%node %conninfo);
 
-# the nodes, shared with RaftTest's leader helpers
-our %node;
-*node = \%RaftTest::node;
-my %conninfo;
-
-sub new_node
-{
-	my ($id, $extra) = @_;
-	my $n = RaftTest::new_node($id, conf => $extra);
-	$conninfo{$id} = RaftTest::conninfo($id);
-	return $n;
-}
-
-$node{$_} = new_node($_) foreach (1, 2, 3);
+RaftTest::new_node($_) foreach (1, 2, 3);
 
 # 0. Fuzzing the decoder: seeds of every message type, mutated.
 {
@@ -229,7 +216,7 @@ like($err, qr/28000: raft message from cluster "42424242-4242-4242-4242-42424242
 	'a well-formed message of another cluster id is refused');
 
 # node 4 takes more proposers than it has proposal slots (below)
-$node{4} = new_node(4, "max_connections = 100\n");
+RaftTest::new_node(4, conf => "max_connections = 100\n");
 $node{4}->safe_psql('postgres', q{INSERT INTO geoshard.settings VALUES ('own.key', 'kept')});
 my $other = $node{4}->safe_psql('postgres', "SELECT geoshard.raft_bootstrap('n4', '$conninfo{4}')");
 ok( $node{4}->poll_query_until('postgres',

@@ -8,13 +8,13 @@
 use strict;
 use warnings FATAL => 'all';
 
-use File::Path qw(make_path);
 use HTTP::Tiny;
-use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use ChromiumTest;
 
 my $src = $ENV{GEOSHARD_SRC} // '.';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
@@ -81,15 +81,7 @@ like($page, qr/<meta http-equiv="refresh" content="5">/, 'the page reloads itsel
 
 # Chromium, headless, as the unprivileged user the tests run as
 my $out = $PostgreSQL::Test::Utils::log_path;
-my $profile = "$PostgreSQL::Test::Utils::tmp_check/chromium";
-make_path($profile);
-my @chromium = (
-	'chromium', '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-	'--no-first-run', "--user-data-dir=$profile", '--hide-scrollbars');
-local $ENV{HOME} = $profile;
-my ($dom, $err);
-IPC::Run::run([ @chromium, '--dump-dom', "$base/" ], '>', \$dom, '2>', \$err, IPC::Run::timeout(120))
-  or diag("chromium --dump-dom: $err");
+my $dom = ChromiumTest::dump_dom("$base/");
 like($dom, qr/<svg id="map"/, 'Chromium rendered the page with its map');
 foreach my $region (sort keys %want)
 {
@@ -102,11 +94,7 @@ like($dom, qr/data-reason="[a-z_]+"/, 'the routing reasons of the last minute ar
 like($dom, qr/id="summary">4 regions: 1 closed, 1 half-open, 1 open, 1 out of routing/, 'the summary counts them');
 
 my $shot = "$out/031_status_page.png";
-my ($shot_out, $shot_err);
-IPC::Run::run(
-	[ @chromium, '--window-size=1400,900', "--screenshot=$shot", "$base/" ],
-	'>', \$shot_out, '2>', \$shot_err, IPC::Run::timeout(120))
-  or diag("chromium --screenshot: $shot_err");
+ChromiumTest::screenshot("$base/", '1400,900', $shot);
 ok(-s $shot && -s $shot > 10_000, "a screenshot is saved: $shot");
 open(my $fh, '<:raw', $shot) or die "$shot: $!";
 read($fh, my $magic, 8);

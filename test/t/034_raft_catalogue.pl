@@ -19,22 +19,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
-use RaftTest qw();
+use RaftTest qw(%node %conninfo);
 
-# the nodes, shared with RaftTest's leader helpers
-our %node;
-*node = \%RaftTest::node;
-my %conninfo;
-
-sub new_node
-{
-	my ($id, $extra) = @_;
-	my $n = RaftTest::new_node($id, conf => $extra);
-	$conninfo{$id} = RaftTest::conninfo($id);
-	return $n;
-}
-
-$node{$_} = new_node($_) foreach (1, 2, 3);
+RaftTest::new_node($_) foreach (1, 2, 3);
 
 # The replicated tables as pg_dump --data-only writes them, lines sorted
 # (the physical order of rows may differ between nodes), without the random

@@ -14,22 +14,9 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RaftTest qw();
+use RaftTest qw(%node %conninfo);
 
-# the nodes, shared with RaftTest's leader helpers
-our %node;
-*node = \%RaftTest::node;
-my %conninfo;
-
-sub new_node
-{
-	my ($id, $extra) = @_;
-	my $n = RaftTest::new_node($id, conf => $extra);
-	$conninfo{$id} = RaftTest::conninfo($id);
-	return $n;
-}
-
-$node{$_} = new_node($_) foreach (1, 2, 3);
+RaftTest::new_node($_) foreach (1, 2, 3);
 
 sub shards
 {

@@ -16,21 +16,16 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RaftTest qw();
+use RaftTest qw(%node %conninfo);
 
 my $THRESHOLD = 20;
 my $TRAILING = 5;
-# the nodes, shared with RaftTest's leader helpers
-our %node;
-*node = \%RaftTest::node;
-my %conninfo;
 
 sub new_node
 {
 	my ($id) = @_;
-	my $n = RaftTest::new_node($id, conf => "geoshard.raft_snapshot_threshold = $THRESHOLD\ngeoshard.raft_snapshot_trailing = $TRAILING\n");
-	$conninfo{$id} = RaftTest::conninfo($id);
-	return $n;
+	return RaftTest::new_node($id,
+		conf => "geoshard.raft_snapshot_threshold = $THRESHOLD\ngeoshard.raft_snapshot_trailing = $TRAILING\n");
 }
 
 # libraft's encoding of a configuration: version, count, then id, address

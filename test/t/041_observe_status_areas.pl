@@ -15,14 +15,13 @@
 use strict;
 use warnings FATAL => 'all';
 
-use File::Path qw(make_path);
 use HTTP::Tiny;
-use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use ChromiumTest;
 use RedisTest;
 
 my $redis = RedisTest->new;
@@ -171,15 +170,7 @@ ok( poll_until(
 	'node 2\'s page shows it following node 1, marked leader');
 
 my $out = $PostgreSQL::Test::Utils::log_path;
-my $profile = "$PostgreSQL::Test::Utils::tmp_check/chromium041";
-make_path($profile);
-my @chromium = (
-	'chromium', '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-	'--no-first-run', "--user-data-dir=$profile", '--hide-scrollbars');
-local $ENV{HOME} = $profile;
-my ($dom, $err);
-IPC::Run::run([ @chromium, '--dump-dom', "$base/" ], '>', \$dom, '2>', \$err, IPC::Run::timeout(120))
-  or diag("chromium --dump-dom: $err");
+my $dom = ChromiumTest::dump_dom("$base/");
 like($dom, qr/<svg id="map"/, 'Chromium rendered the page with its map');
 foreach my $region (sort keys %regions)
 {
@@ -198,11 +189,7 @@ like($dom, qr/<table id="redis-views">.*$view_row<td>near<\/td><td class="stream
 like($dom, qr/data-reason="[a-z_]+"/, 'the routing reasons of the last minute are listed');
 
 my $shot = "$out/041_status_page.png";
-my ($shot_out, $shot_err);
-IPC::Run::run(
-	[ @chromium, '--window-size=1400,1000', "--screenshot=$shot", "$base/" ],
-	'>', \$shot_out, '2>', \$shot_err, IPC::Run::timeout(120))
-  or diag("chromium --screenshot: $shot_err");
+ChromiumTest::screenshot("$base/", '1400,1000', $shot);
 ok(-s $shot && -s $shot > 10_000, "a screenshot is saved: $shot");
 
 # 6. Redis gone: the sink and the view count errors, and the page shows them
