@@ -25,9 +25,14 @@ $node->{$_}->safe_psql('postgres', "SELECT geoshard.raft_join('$cluster')") fore
 # 1. Two additions at once on the leader, while changes cannot commit: with
 # voter 2 stopped, the first addition's entry stays uncommitted, so the
 # second one meets libraft's "a configuration change is already in progress";
-# it must wait (node 1 soon steps down without a majority, and both calls go
-# on with whoever leads), and both succeed once node 2 is back.
+# it must wait, and both succeed once node 2 is back.  Node 1 gets a long
+# election timeout first: a leader without a majority steps down after one,
+# and a busy machine could otherwise see it step down before the first
+# addition reached its log.
 $node->{1}->safe_psql('postgres', "SELECT geoshard.raft_add_node(2, 'n2', '" . RaftTest::conninfo(2) . "')");
+$node->{1}->safe_psql('postgres', 'ALTER SYSTEM SET geoshard.raft_election_timeout_ms = 30000');
+$node->{1}->reload;
+Time::HiRes::sleep(1);    # the worker reads its settings again within a heartbeat
 $node->{2}->stop('fast');
 my (%out, %err, %run);
 sub add_in_background
@@ -57,6 +62,8 @@ foreach my $id (3, 4)
 is( $node->{1}->safe_psql('postgres',
 		q{SELECT string_agg(format('%s:%s', id, role), ',' ORDER BY id) FROM geoshard.nodes}),
 	'1:voter,2:voter,3:voter,4:voter', 'both joined as voters');
+$node->{1}->safe_psql('postgres', 'ALTER SYSTEM RESET geoshard.raft_election_timeout_ms');
+$node->{1}->reload;
 
 # 2. A node proposes right after its addition returned.
 $node->{1}->safe_psql('postgres', "SELECT geoshard.raft_add_node(5, 'n5', '" . RaftTest::conninfo(5) . "')");
