@@ -13,7 +13,7 @@ EXTENSION = geoshard geoshard_postgis
 # later version through upgrade scripts geoshard--<from>--<to>.sql.  The version
 # under development, when it is not released yet, is built from the per-area
 # SQL files below; when it is, those files must still build its frozen script.
-EXTVERSION = 0.5
+EXTVERSION = 0.6
 RELEASES = 0.1 0.2 0.3 0.4 0.5
 POSTGIS_VERSION = 0.2
 POSTGIS_RELEASES = 0.2
@@ -70,6 +70,7 @@ OBJS = \
 	src/redisview/worker.o \
 	src/raft/raft_message.o \
 	src/raft/raft_shmem.o \
+	src/raft/raft_receive.o \
 	src/raft/raft_snapshot.o \
 	src/raft/raft_storage.o \
 	src/raft/raft_transport.o \

@@ -164,6 +164,7 @@ initialise() {
 		GRANT USAGE ON SCHEMA geoshard TO geoshard_raft;
 		GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;
 		GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft;
+		GRANT EXECUTE ON FUNCTION geoshard.raft_exchange(bytea) TO geoshard_raft;
 		SQL
 	fi
 

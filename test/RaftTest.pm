@@ -51,6 +51,8 @@ sub new_node
 		GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;
 		-- followers forward proposals to the leader through raft_forward, where it exists
 		DO $$ BEGIN IF to_regprocedure('geoshard.raft_forward(bytea)') IS NOT NULL THEN GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft; END IF; END $$;
+		-- and exchange messages in one call each way, where raft_exchange exists
+		DO $$ BEGIN IF to_regprocedure('geoshard.raft_exchange(bytea)') IS NOT NULL THEN GRANT EXECUTE ON FUNCTION geoshard.raft_exchange(bytea) TO geoshard_raft; END IF; END $$;
 	});
 	$conninfo{$id} = "host=$host port=" . $n->port . " dbname=postgres user=geoshard_raft";
 	$node{$id} = $n;

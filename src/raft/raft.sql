@@ -155,6 +155,16 @@ COMMENT ON FUNCTION geoshard.raft_receive(bytea) IS
 	'validate a batch of Raft messages from a peer and queue it for the local raft worker; false when the queue is full (docs/raft.md)';
 REVOKE ALL ON FUNCTION geoshard.raft_receive(bytea) FROM PUBLIC;
 
+-- raft_receive that also returns this node's answer to the batch, so that a
+-- round trip takes one call (docs/raft.md); granted like raft_receive.
+CREATE FUNCTION geoshard.raft_exchange(messages bytea)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'raft_exchange'
+	LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION geoshard.raft_exchange(bytea) IS
+	'as raft_receive, then wait (up to 50 ms) for the local raft worker''s answer to the batch and return it; NULL when the queue is full (docs/raft.md)';
+REVOKE ALL ON FUNCTION geoshard.raft_exchange(bytea) FROM PUBLIC;
+
 CREATE FUNCTION geoshard.raft_bootstrap(name text, conninfo text)
 	RETURNS uuid
 	AS 'MODULE_PATHNAME', 'geoshard_raft_bootstrap'

@@ -1,11 +1,12 @@
 /*
  * src/raft/raft_shmem.c
- *	  The raft area's shared block, raft_receive (which only validates and
- *	  queues), and the functions behind the views raft_status and raft_peers.
+ *	  The raft area's shared block, and the functions behind the views
+ *	  raft_status and raft_peers.
  *
  * One LWLock guards the whole block; nobody holds it across I/O, SPI or a
  * wait: raft_receive validates its batch before taking it and only copies
- * under it, and the worker copies the inbox out and empties it in one go.
+ * under it (raft_receive.c), and the worker copies the inbox out and
+ * empties it in one go.
  */
 #include "postgres.h"
 
@@ -70,78 +71,6 @@ RaftWakeWorker(void)
 	LWLockRelease(raft_shared->lock);
 	if (latch)
 		SetLatch(latch);
-}
-
-/* raft_receive(bytea): validate a peer's batch and queue it for the worker. */
-PG_FUNCTION_INFO_V1(raft_receive);
-Datum
-raft_receive(PG_FUNCTION_ARGS)
-{
-	bytea	   *batch = PG_GETARG_BYTEA_PP(0);
-	const char *data = VARDATA_ANY(batch);
-	size_t		len = VARSIZE_ANY_EXHDR(batch);
-	RaftEnvelope env;
-	char		error[128];
-	bool		in_group;
-	pg_uuid_t	cluster_id;
-	uint64		node_id;
-	bool		queued = false;
-	Latch	   *latch = NULL;
-
-	RaftCheckShmem();
-	if (!RaftBatchCheck(data, len, &env, error, sizeof(error)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid raft message batch: %s", error)));
-
-	LWLockAcquire(raft_shared->lock, LW_SHARED);
-	in_group = raft_shared->in_group;
-	cluster_id = raft_shared->cluster_id;
-	node_id = raft_shared->node_id;
-	LWLockRelease(raft_shared->lock);
-
-	if (!in_group)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("this node is not in a raft group"),
-				 errhint("Call geoshard.raft_join() on this node before adding it to a group.")));
-	if (memcmp(env.cluster_id.data, cluster_id.data, UUID_LEN) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("raft message from cluster \"%s\" refused",
-						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&env.cluster_id)))),
-				 errdetail("This node belongs to cluster \"%s\".",
-						   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&cluster_id))))));
-	if (env.to != node_id)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("raft message for node %llu refused", (unsigned long long) env.to),
-				 errdetail("This node is node %llu.", (unsigned long long) node_id)));
-	if (env.from == node_id)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("raft message claiming to come from this node (%llu) refused",
-						(unsigned long long) node_id)));
-
-	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-	if (raft_shared->inbox_used + sizeof(uint32) + len <= RAFT_INBOX_BYTES)
-	{
-		uint32		n = (uint32) len;
-
-		memcpy(raft_shared->inbox + raft_shared->inbox_used, &n, sizeof(uint32));
-		memcpy(raft_shared->inbox + raft_shared->inbox_used + sizeof(uint32), data, len);
-		raft_shared->inbox_used += sizeof(uint32) + len;
-		queued = true;
-	}
-	else
-		raft_shared->inbox_dropped++;
-	latch = raft_shared->worker_latch;
-	LWLockRelease(raft_shared->lock);
-
-	if (latch)
-		SetLatch(latch);
-	PG_FREE_IF_COPY(batch, 0);
-	PG_RETURN_BOOL(queued);
 }
 
 /* a libraft state as raft_status's role */

@@ -1,6 +1,7 @@
 /*
  * src/raft/raft_shmem.h
- *	  The raft area's shared memory: the inbox raft_receive fills, the
+ *	  The raft area's shared memory: the inbox raft_receive and
+ *	  raft_exchange fill with the slots raft_exchange waits on, the
  *	  proposal slots backends hand to the raft worker, and the status the
  *	  worker publishes for the views.
  */
@@ -20,6 +21,9 @@
 #define RAFT_PROPOSAL_BYTES		8192
 #define RAFT_MAX_PEERS			16
 #define RAFT_ERROR_BYTES		256
+/* raft_exchange callers waiting for their answer at once */
+#define RAFT_REPLY_SLOTS		(2 * RAFT_MAX_PEERS)
+#define RAFT_REPLY_BYTES		(32 * 1024)
 
 typedef enum RaftSlotState
 {
@@ -54,6 +58,35 @@ typedef struct RaftProposal
 	uint32		len;
 	char		data[RAFT_PROPOSAL_BYTES];
 } RaftProposal;
+
+/*
+ * A raft_exchange call waiting for what the worker answers its batch with.
+ * gen changes at every claim, and the inbox record names the claim it
+ * belongs to: the worker fills only a slot still WAITING for that claim.
+ */
+typedef enum RaftReplyState
+{
+	RAFT_REPLY_FREE = 0,
+	RAFT_REPLY_WAITING,			/* claimed; its batch is in the inbox */
+	RAFT_REPLY_READY			/* data holds the answer (len 0: none) */
+} RaftReplyState;
+
+typedef struct RaftReplySlot
+{
+	RaftReplyState state;
+	uint32		gen;
+	Latch	   *latch;			/* the calling backend's */
+	uint32		len;
+	char		data[RAFT_REPLY_BYTES];
+} RaftReplySlot;
+
+/* An inbox record's header, followed by len bytes of batch. */
+typedef struct RaftInboxRecord
+{
+	uint32		len;
+	int32		slot;			/* reply slot, -1 when the caller waits for none */
+	uint32		gen;
+} RaftInboxRecord;
 
 typedef struct RaftPeerStatus
 {
@@ -92,7 +125,8 @@ typedef struct RaftShared
 	/* proposals; slot_freed is signalled whenever a slot turns free */
 	ConditionVariable slot_freed;
 	RaftProposal proposals[RAFT_PROPOSAL_SLOTS];
-	/* inbox: records of uint32 length + batch, drained whole by the worker */
+	RaftReplySlot replies[RAFT_REPLY_SLOTS];
+	/* inbox: RaftInboxRecords, drained whole by the worker */
 	uint64		inbox_dropped;
 	Size		inbox_used;
 	char		inbox[RAFT_INBOX_BYTES];

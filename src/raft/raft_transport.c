@@ -1,7 +1,10 @@
 /*
  * src/raft/raft_transport.c
  *	  One non-blocking libpq connection per peer, over which the raft worker
- *	  sends its messages as calls of geoshard.raft_receive(bytea).
+ *	  sends its messages as calls of geoshard.raft_exchange(bytea), whose
+ *	  result is the peer's answer (raft_receive.c), or of
+ *	  geoshard.raft_receive(bytea) on a peer without a usable raft_exchange
+ *	  (an older release, or the function not granted to our role).
  *
  * Runs in the raft worker.  Messages for a peer accumulate in its outbox (one
  * batch: an envelope, then messages) while it connects or a call is in
@@ -32,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "raft/raft_lookup.h"
+#include "raft/raft_shmem.h"
 #include "raft/raft_transport.h"
 
 #define RAFT_BACKOFF_MIN_MS		20
@@ -48,6 +52,7 @@
  * on its commit path: entries out, acknowledgement back).
  */
 #define RAFT_RECEIVE_STATEMENT	"geoshard_raft_receive"
+#define RAFT_EXCHANGE_STATEMENT	"geoshard_raft_exchange"
 
 typedef enum PeerState
 {
@@ -69,6 +74,11 @@ typedef struct Peer
 	PostgresPollingStatusType poll;	/* CONNECTING: what the socket must be ready for */
 	bool		flushing;		/* BUSY: the query is not all written yet */
 	bool		preparing;		/* BUSY: the call is the new connection's PREPARE */
+	bool		exchange;		/* the connection calls raft_exchange, not raft_receive */
+	bool		exchange_refused;	/* logged that the peer refuses raft_exchange */
+	/* BUSY: what the call's results said so far (they may come in several reads) */
+	bool		prepare_again;	/* raft_exchange refused: prepare raft_receive */
+	char		prepare_error[RAFT_ERROR_BYTES];	/* the PREPARE failed */
 	uint64		next_attempt;	/* ms */
 	uint64		deadline;		/* ms, CONNECTING and BUSY */
 	int			backoff;
@@ -95,6 +105,12 @@ static pg_uuid_t cluster;
 static uint64 self_id;
 static char *self_address = NULL;
 static RaftEntryLookup entry_lookup;
+/* a peer whose messages wait to go as the answer to its call (RaftTransportHold) */
+static uint64 held_peer = 0;
+/* answers that came back as raft_exchange results: RaftInboxRecords */
+static StringInfoData answers;
+/* bumped whenever a connection opens or closes (RaftTransportWaitSockets) */
+static uint64 conn_epoch = 0;
 
 void
 RaftTransportInit(const pg_uuid_t *cluster_id, uint64 self, RaftEntryLookup lookup)
@@ -107,6 +123,13 @@ RaftTransportInit(const pg_uuid_t *cluster_id, uint64 self, RaftEntryLookup look
 	entry_lookup = lookup;
 	if (peers == NULL)
 		peers = MemoryContextAllocZero(transport_cxt, sizeof(Peer) * RAFT_MAX_PEERS);
+	if (answers.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(transport_cxt);
+
+		initStringInfo(&answers);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /*
@@ -152,13 +175,19 @@ disconnect(Peer *p, uint64 now, const char *why)
 				(errmsg("geoshard raft lost or could not reach node %llu: %s",
 						(unsigned long long) p->id, p->last_error)));
 	if (p->conn)
+	{
 		PQfinish(p->conn);
+		conn_epoch++;
+	}
 	p->conn = NULL;
 	if (p->lookup)
 		RaftLookupAbandon(p->lookup);
 	p->lookup = NULL;
 	p->state = PEER_DOWN;
 	p->preparing = false;
+	p->prepare_again = false;
+	p->prepare_error[0] = '\0';
+	p->exchange = true;			/* each new connection tries raft_exchange first */
 	p->next_attempt = now + p->backoff;
 	p->backoff = Min(p->backoff * 2, RAFT_BACKOFF_MAX_MS);
 	resetStringInfo(&p->out);
@@ -186,6 +215,7 @@ add_peer(uint64 id, const char *conninfo)
 	p->id = id;
 	p->conninfo = MemoryContextStrdup(transport_cxt, conninfo);
 	p->backoff = RAFT_BACKOFF_MIN_MS;
+	p->exchange = true;
 	p->out.data = NULL;
 	initStringInfo(&p->out);
 	return p;
@@ -383,6 +413,7 @@ open_connection(Peer *p, uint64 now)
 	if (p->hostaddr[0] == '\0')
 		keys[2] = NULL;
 	p->conn = PQconnectStartParams(keys, values, 1);
+	conn_epoch++;
 	if (p->conn == NULL || PQstatus(p->conn) == CONNECTION_BAD)
 	{
 		disconnect(p, now, p->conn ? PQerrorMessage(p->conn) : "out of memory");
@@ -450,18 +481,27 @@ call_sent(Peer *p, uint64 now, uint64 deadline)
 		p->flushing = rc == 1;
 }
 
-/* Start a new connection's PREPARE of the raft_receive call. */
+/*
+ * Start a new connection's PREPARE of its call: raft_exchange, unless the
+ * peer just refused it on this connection (read_results).
+ */
 static void
 send_prepare(Peer *p, uint64 now)
 {
 	Oid			types[1] = {BYTEAOID};
+	bool		ok;
 
-	if (!PQsendPrepare(p->conn, RAFT_RECEIVE_STATEMENT, "SELECT geoshard.raft_receive($1)", 1, types))
+	if (p->exchange)
+		ok = PQsendPrepare(p->conn, RAFT_EXCHANGE_STATEMENT, "SELECT geoshard.raft_exchange($1)", 1, types);
+	else
+		ok = PQsendPrepare(p->conn, RAFT_RECEIVE_STATEMENT, "SELECT geoshard.raft_receive($1)", 1, types);
+	if (!ok)
 	{
 		disconnect(p, now, PQerrorMessage(p->conn));
 		return;
 	}
 	p->preparing = true;
+	p->prepare_error[0] = '\0';
 	call_sent(p, now, now + RAFT_CALL_TIMEOUT_MS);
 }
 
@@ -476,7 +516,9 @@ send_outbox(Peer *p, uint64 now)
 	RaftEnvelopeSetCount(&p->out, p->out_count);
 	values[0] = p->out.data;
 	lengths[0] = p->out.len;
-	if (!PQsendQueryPrepared(p->conn, RAFT_RECEIVE_STATEMENT, 1, values, lengths, formats, 0))
+	/* raft_exchange's answer comes as binary: the bytea's own bytes */
+	if (!PQsendQueryPrepared(p->conn, p->exchange ? RAFT_EXCHANGE_STATEMENT : RAFT_RECEIVE_STATEMENT,
+							 1, values, lengths, formats, p->exchange ? 1 : 0))
 	{
 		disconnect(p, now, PQerrorMessage(p->conn));
 		return;
@@ -487,12 +529,68 @@ send_outbox(Peer *p, uint64 now)
 	call_sent(p, now, now + RAFT_CALL_TIMEOUT_MS * (1 + (uint64) lengths[0] / RAFT_CALL_TIMEOUT_BYTES));
 }
 
+/*
+ * Keep the answer a raft_exchange call returned, for the worker
+ * (RaftTransportTakeAnswers), once it is seen to be a batch from that peer
+ * to us; anything else is dropped (and logged).
+ */
+static void
+keep_answer(Peer *p, const char *data, int len)
+{
+	RaftEnvelope env;
+	RaftInboxRecord rec;
+	char		error[128];
+
+	if (len == 0)
+		return;
+	if (!RaftBatchCheck(data, len, &env, error, sizeof(error)))
+		;
+	else if (memcmp(env.cluster_id.data, cluster.data, UUID_LEN) != 0 ||
+			 env.from != p->id || env.to != self_id)
+		strlcpy(error, "not from that node of our group to this node", sizeof(error));
+	else
+		error[0] = '\0';
+	if (error[0] != '\0')
+	{
+		ereport(LOG,
+				(errmsg("geoshard raft dropped an invalid answer from node %llu: %s",
+						(unsigned long long) p->id, error)));
+		return;
+	}
+	rec.len = (uint32) len;
+	rec.slot = -1;
+	rec.gen = 0;
+	appendBinaryStringInfo(&answers, (const char *) &rec, sizeof(rec));
+	appendBinaryStringInfo(&answers, data, len);
+}
+
+/*
+ * Did the peer refuse raft_exchange for want of it (PREPARE: no such
+ * function) or of the right to call it (its call)?  Then this connection
+ * prepares and calls raft_receive instead.
+ */
+static bool
+exchange_refused(Peer *p, PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (!p->exchange || state == NULL ||
+		(strcmp(state, "42883") != 0 && strcmp(state, "42501") != 0))
+		return false;
+	if (!p->exchange_refused)
+		ereport(LOG,
+				(errmsg("geoshard raft calls raft_receive on node %llu: it refuses raft_exchange: %s",
+						(unsigned long long) p->id, PQresultErrorMessage(res)),
+				 errhint("Update the extension there (ALTER EXTENSION geoshard UPDATE) and grant EXECUTE on geoshard.raft_exchange(bytea) to the role the peers connect as; each round trip then takes one call instead of two.")));
+	p->exchange_refused = true;
+	p->exchange = false;
+	return true;
+}
+
 /* Read what the peer answered; false when the connection failed. */
 static bool
 read_results(Peer *p, uint64 now)
 {
-	char	   *prepare_error = NULL;
-
 	if (!PQconsumeInput(p->conn))
 	{
 		disconnect(p, now, PQerrorMessage(p->conn));
@@ -504,11 +602,16 @@ read_results(Peer *p, uint64 now)
 
 		if (res == NULL)
 		{
-			/* a peer that cannot prepare (no extension yet) is tried again later */
-			if (p->preparing && prepare_error != NULL)
+			if (p->prepare_again)
 			{
-				disconnect(p, now, prepare_error);
-				pfree(prepare_error);
+				p->prepare_again = false;
+				send_prepare(p, now);
+				return p->state != PEER_DOWN;
+			}
+			/* a peer that cannot prepare (no extension yet) is tried again later */
+			if (p->preparing && p->prepare_error[0] != '\0')
+			{
+				disconnect(p, now, p->prepare_error);
 				return false;
 			}
 			p->preparing = false;
@@ -518,9 +621,15 @@ read_results(Peer *p, uint64 now)
 		}
 		if (p->preparing)
 		{
-			if (PQresultStatus(res) != PGRES_COMMAND_OK && prepare_error == NULL)
-				prepare_error = MemoryContextStrdup(transport_cxt, PQresultErrorMessage(res));
+			if (PQresultStatus(res) == PGRES_COMMAND_OK)
+				;
+			else if (exchange_refused(p, res))
+				p->prepare_again = true;
+			else if (p->prepare_error[0] == '\0')
+				strlcpy(p->prepare_error, PQresultErrorMessage(res), RAFT_ERROR_BYTES);
 		}
+		else if (PQresultStatus(res) != PGRES_TUPLES_OK && exchange_refused(p, res))
+			p->prepare_again = true;	/* the batch is lost: Raft resends */
 		else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
 			if (set_error(p, PQresultErrorMessage(res)))
@@ -532,9 +641,14 @@ read_results(Peer *p, uint64 now)
 		}
 		else
 		{
+			/* raft_receive says true, raft_exchange answers non-NULL, when queued */
+			bool		queued = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
+				(p->exchange || strcmp(PQgetvalue(res, 0, 0), "t") == 0);
+
+			if (queued && p->exchange)
+				keep_answer(p, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
 			/* a chunk the peer queued is sent; one it dropped goes again */
-			if (p->snap_call_end != 0 && PQntuples(res) == 1 &&
-				strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+			if (p->snap_call_end != 0 && queued)
 			{
 				p->snap_next = p->snap_call_end;
 				if (p->snap_next >= p->snap_head.total)
@@ -572,9 +686,14 @@ connect_ready(Peer *p)
 	return poll(&pfd, 1, 0) != 0;
 }
 
-/* Advance every connection: connect, send what is queued, read answers. */
+/*
+ * Advance every connection: connect, send what is queued and, with read,
+ * read answers and notice closed connections.  Reading costs a system call
+ * per connection even when nothing came; the worker reads once after each
+ * wait, and any answer that arrives later wakes its next wait.
+ */
 void
-RaftTransportPump(uint64 now)
+RaftTransportPump(uint64 now, bool read)
 {
 	for (int i = 0; i < npeers; i++)
 	{
@@ -619,7 +738,7 @@ RaftTransportPump(uint64 now)
 				}
 				p->flushing = rc == 1;
 			}
-			if (!read_results(p, now))
+			if (read && !read_results(p, now))
 				continue;
 			if (p->state == PEER_BUSY && now >= p->deadline)
 			{
@@ -628,22 +747,29 @@ RaftTransportPump(uint64 now)
 			}
 		}
 		/* an idle connection's socket turns readable when the peer closes it */
-		if (p->state == PEER_IDLE &&
+		if (read && p->state == PEER_IDLE &&
 			(!PQconsumeInput(p->conn) || PQstatus(p->conn) == CONNECTION_BAD))
 		{
 			disconnect(p, now, PQerrorMessage(p->conn));
 			continue;
 		}
-		if (p->state == PEER_IDLE && (p->out_count > 0 || p->snap_data != NULL))
+		if (p->state == PEER_IDLE && (p->out_count > 0 || p->snap_data != NULL) && p->id != held_peer)
 			send_outbox(p, now);
 	}
 }
 
-/* Add the sockets the connections wait on; returns how many. */
+/*
+ * The sockets the connections wait on and what for, at most max; returns
+ * how many.  *epoch changes whenever a connection opened or closed, so that
+ * a wait set built for a closed socket is never kept for a new one that got
+ * the same number.
+ */
 int
-RaftTransportAddEvents(WaitEventSet *set)
+RaftTransportWaitSockets(pgsocket *socks, uint32 *events_out, int max, uint64 *epoch)
 {
 	int			added = 0;
+
+	*epoch = conn_epoch;
 
 	for (int i = 0; i < npeers; i++)
 	{
@@ -658,7 +784,10 @@ RaftTransportAddEvents(WaitEventSet *set)
 			events = WL_SOCKET_READABLE | (p->flushing ? WL_SOCKET_WRITEABLE : 0);
 		else
 			events = WL_SOCKET_READABLE;	/* notice a closed connection */
-		AddWaitEventToSet(set, events, PQsocket(p->conn), NULL, NULL);
+		if (added == max)
+			break;
+		socks[added] = PQsocket(p->conn);
+		events_out[added] = events;
 		added++;
 	}
 	return added;
@@ -686,6 +815,77 @@ RaftTransportNextWakeup(uint64 now)
 		wait = Min(wait, at > now ? (long) (at - now) : 0);
 	}
 	return wait;
+}
+
+/*
+ * While the worker handles a batch that node id waits for an answer to
+ * (raft_exchange), its messages for that node stay in the outbox, to go as
+ * that answer (RaftTransportTakeOutbox) rather than as a call.
+ */
+void
+RaftTransportHold(uint64 id)
+{
+	held_peer = id;
+}
+
+/* Let the held peer's messages go as calls again; send what is left. */
+void
+RaftTransportRelease(uint64 now)
+{
+	held_peer = 0;
+	RaftTransportPump(now, false);
+}
+
+/*
+ * Move the messages queued for node id, as one batch, into dst (cap bytes);
+ * returns its length, or 0 when there are none or they do not fit (they
+ * then stay, and go as a call).
+ */
+int
+RaftTransportTakeOutbox(uint64 id, char *dst, int cap)
+{
+	int			len;
+
+	for (int i = 0; i < npeers; i++)
+	{
+		Peer	   *p = &peers[i];
+
+		if (p->id != id || p->out_count == 0 || p->out.len > cap)
+			continue;
+		RaftEnvelopeSetCount(&p->out, p->out_count);
+		memcpy(dst, p->out.data, p->out.len);
+		len = p->out.len;
+		resetStringInfo(&p->out);
+		p->out_count = 0;
+		return len;
+	}
+	return 0;
+}
+
+/* Are answers waiting for RaftTransportTakeAnswers? */
+bool
+RaftTransportHasAnswers(void)
+{
+	return answers.len > 0;
+}
+
+/*
+ * The answers raft_exchange calls returned since the last take, as inbox
+ * records (palloc'd in the current context), and their length in *len.
+ */
+char *
+RaftTransportTakeAnswers(Size *len)
+{
+	char	   *copy = NULL;
+
+	*len = answers.len;
+	if (answers.len > 0)
+	{
+		copy = palloc(answers.len);
+		memcpy(copy, answers.data, answers.len);
+		resetStringInfo(&answers);
+	}
+	return copy;
 }
 
 /* The highest commit index sent (or queued) to a peer since it connected. */

@@ -556,7 +556,7 @@ queue_messages(struct raft_update *update)
 			RaftTransportQueue(&update->messages.batch[i]);
 	}
 	if (update->messages.n > 0)
-		RaftTransportPump(now_ms());
+		RaftTransportPump(now_ms(), false);
 }
 
 /*
@@ -633,7 +633,7 @@ announce_commit(void)
 		queued = true;
 	}
 	if (queued)
-		RaftTransportPump(now_ms());
+		RaftTransportPump(now_ms(), false);
 }
 
 /* Carry out one update of raft_step, in the order Raft's safety needs. */
@@ -1019,13 +1019,117 @@ receive_chunk(uint64 from, const char *address, const RaftSnapshotChunk *c)
 						(unsigned long long) from, raft_errmsg(&raft))));
 }
 
-/* Step every batch raft_receive queued since the last pass. */
+/*
+ * Answer a raft_exchange caller: the messages handling its batch queued for
+ * it go as its call's result, when it still waits for this claim of its
+ * slot; otherwise they stay queued and go over our own connection.
+ */
+static void
+answer_exchange(const RaftInboxRecord *rec, uint64 from)
+{
+	RaftReplySlot *s = &raft_shared->replies[rec->slot];
+	Latch	   *latch = NULL;
+
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	if (s->state == RAFT_REPLY_WAITING && s->gen == rec->gen)
+	{
+		s->len = from != 0 ? RaftTransportTakeOutbox(from, s->data, RAFT_REPLY_BYTES) : 0;
+		s->state = RAFT_REPLY_READY;
+		latch = s->latch;
+	}
+	LWLockRelease(raft_shared->lock);
+	if (latch)
+		SetLatch(latch);
+}
+
+/*
+ * Step one batch from a peer; returns the sender, 0 for a batch dropped.
+ * With hold, the messages for the sender stay queued (RaftTransportHold).
+ */
+static uint64
+step_batch(const char *data, uint32 len, bool hold)
+{
+	RaftEnvelope env;
+	struct raft_message *msgs;
+	RaftSnapshotChunk *chunks;
+	char		error[128];
+
+	if (!RaftBatchDecode(data, len, &env, &msgs, &chunks, error, sizeof(error)) ||
+		memcmp(env.cluster_id.data, hard_state.cluster_id.data, UUID_LEN) != 0)
+		return 0;
+	if (hold)
+		RaftTransportHold(env.from);
+	for (uint32 i = 0; i < env.count; i++)
+	{
+		struct raft_message *m = &msgs[i];
+		struct raft_event ev;
+		raft_id		leader;
+		const char *leader_address;
+		int			rv;
+
+		m->server_address = env.from_address[0] != '\0' ? env.from_address : address_of(m->server_id);
+		if (m->type == RAFT_INSTALL_SNAPSHOT)
+			receive_chunk(env.from, m->server_address, &chunks[i]);
+		else
+		{
+			memset(&ev, 0, sizeof(ev));
+			ev.type = RAFT_RECEIVE;
+			ev.receive.message = m;
+			rv = step(&ev);
+			if (m->type == RAFT_APPEND_ENTRIES && m->append_entries.n_entries > 0)
+			{
+				if (rv != 0)
+					raft_free(m->append_entries.entries[0].batch);
+				raft_free(m->append_entries.entries);
+			}
+			if (rv != 0)
+				ereport(LOG,
+						(errmsg("geoshard raft could not handle a message from node %llu: %s",
+								(unsigned long long) env.from, raft_errmsg(&raft))));
+		}
+		raft_leader(&raft, &leader, &leader_address);
+		if (env.from == leader || raft_state(&raft) == RAFT_LEADER)
+			last_contact = GetCurrentTimestamp();
+		RaftTransportHeard(env.from);
+	}
+	return env.from;
+}
+
+/*
+ * Step a run of inbox records (RaftInboxRecords, each followed by its
+ * batch).  A record whose caller waits for an answer holds back the
+ * messages for that peer while its batch is handled, and hands them over.
+ */
+static void
+step_records(const char *buf, Size used)
+{
+	Size		off = 0;
+
+	while (off + sizeof(RaftInboxRecord) <= used)
+	{
+		RaftInboxRecord rec;
+
+		memcpy(&rec, buf + off, sizeof(rec));
+		off += sizeof(rec);
+		if (rec.len > used - off)
+			break;
+		if (rec.slot >= 0 && rec.slot < RAFT_REPLY_SLOTS)
+		{
+			answer_exchange(&rec, step_batch(buf + off, rec.len, true));
+			RaftTransportRelease(now_ms());
+		}
+		else
+			(void) step_batch(buf + off, rec.len, false);
+		off += rec.len;
+	}
+}
+
+/* Step every batch queued since the last pass, and every answer to our calls. */
 static void
 drain_inbox(void)
 {
 	char	   *copy = NULL;
 	Size		used;
-	Size		off = 0;
 
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
 	used = raft_shared->inbox_used;
@@ -1036,59 +1140,13 @@ drain_inbox(void)
 		raft_shared->inbox_used = 0;
 	}
 	LWLockRelease(raft_shared->lock);
+	if (copy)
+		step_records(copy, used);
 
-	while (off + sizeof(uint32) <= used)
+	while (RaftTransportHasAnswers())
 	{
-		uint32		len;
-		RaftEnvelope env;
-		struct raft_message *msgs;
-		RaftSnapshotChunk *chunks;
-		char		error[128];
-
-		memcpy(&len, copy + off, sizeof(uint32));
-		off += sizeof(uint32);
-		if (len > used - off)
-			break;
-		if (!RaftBatchDecode(copy + off, len, &env, &msgs, &chunks, error, sizeof(error)) ||
-			memcmp(env.cluster_id.data, hard_state.cluster_id.data, UUID_LEN) != 0)
-		{
-			off += len;
-			continue;
-		}
-		off += len;
-		for (uint32 i = 0; i < env.count; i++)
-		{
-			struct raft_message *m = &msgs[i];
-			struct raft_event ev;
-			raft_id		leader;
-			const char *leader_address;
-			int			rv;
-
-			m->server_address = env.from_address[0] != '\0' ? env.from_address : address_of(m->server_id);
-			if (m->type == RAFT_INSTALL_SNAPSHOT)
-				receive_chunk(env.from, m->server_address, &chunks[i]);
-			else
-			{
-				memset(&ev, 0, sizeof(ev));
-				ev.type = RAFT_RECEIVE;
-				ev.receive.message = m;
-				rv = step(&ev);
-				if (m->type == RAFT_APPEND_ENTRIES && m->append_entries.n_entries > 0)
-				{
-					if (rv != 0)
-						raft_free(m->append_entries.entries[0].batch);
-					raft_free(m->append_entries.entries);
-				}
-				if (rv != 0)
-					ereport(LOG,
-							(errmsg("geoshard raft could not handle a message from node %llu: %s",
-									(unsigned long long) env.from, raft_errmsg(&raft))));
-			}
-			raft_leader(&raft, &leader, &leader_address);
-			if (env.from == leader || raft_state(&raft) == RAFT_LEADER)
-				last_contact = GetCurrentTimestamp();
-			RaftTransportHeard(env.from);
-		}
+		copy = RaftTransportTakeAnswers(&used);
+		step_records(copy, used);
 	}
 }
 
@@ -1430,19 +1488,43 @@ worker_detach(int code, Datum arg)
 	RaftTransportShutdown();
 }
 
-/* Wait for the latch, a peer's socket or timeout_ms. */
+/*
+ * Wait for the latch, a peer's socket or timeout_ms.  The wait set is kept
+ * while the sockets and what they wait for stay the same: building one
+ * takes a handful of system calls, and the loop waits a few times for every
+ * proposal.
+ */
 static bool
 wait_events(long timeout_ms)
 {
-	WaitEventSet *set = CreateWaitEventSet(CurrentMemoryContext, 2 + RAFT_MAX_PEERS);
+	static WaitEventSet *set = NULL;
+	static pgsocket set_socks[RAFT_MAX_PEERS];
+	static uint32 set_events[RAFT_MAX_PEERS];
+	static int	set_n = 0;
+	static uint64 set_epoch = 0;
+	pgsocket	socks[RAFT_MAX_PEERS];
+	uint32		sock_events[RAFT_MAX_PEERS];
+	uint64		epoch = 0;
+	int			n = started ? RaftTransportWaitSockets(socks, sock_events, RAFT_MAX_PEERS, &epoch) : 0;
 	WaitEvent	events[2 + RAFT_MAX_PEERS];
 
-	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	if (started)
-		RaftTransportAddEvents(set);
+	if (set == NULL || n != set_n || epoch != set_epoch ||
+		memcmp(socks, set_socks, n * sizeof(pgsocket)) != 0 ||
+		memcmp(sock_events, set_events, n * sizeof(uint32)) != 0)
+	{
+		if (set)
+			FreeWaitEventSet(set);
+		set = CreateWaitEventSet(TopMemoryContext, 2 + RAFT_MAX_PEERS);
+		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+		for (int i = 0; i < n; i++)
+			AddWaitEventToSet(set, sock_events[i], socks[i], NULL, NULL);
+		memcpy(set_socks, socks, n * sizeof(pgsocket));
+		memcpy(set_events, sock_events, n * sizeof(uint32));
+		set_n = n;
+		set_epoch = epoch;
+	}
 	(void) WaitEventSetWait(set, Max(timeout_ms, 0), events, lengthof(events), PG_WAIT_EXTENSION);
-	FreeWaitEventSet(set);
 	ResetLatch(MyLatch);
 	return GeoshardWorkerHandleInterrupts();
 }
@@ -1476,6 +1558,8 @@ GeoshardRaftMain(Datum main_arg)
 			timeout = Min(timeout, RaftTransportNextWakeup(now));
 			if (announce_at != 0)
 				timeout = Min(timeout, announce_at > now ? (long) (announce_at - now) : 0);
+			if (RaftTransportHasAnswers())
+				timeout = 0;
 		}
 		if (wait_events(timeout) && started)
 		{
@@ -1483,6 +1567,9 @@ GeoshardRaftMain(Datum main_arg)
 			raft_set_heartbeat_timeout(&raft, Min(geoshard_raft_heartbeat_ms,
 												  geoshard_raft_election_timeout_ms / 2));
 		}
+		/* read our calls' answers first: a follower's acknowledgement may be one */
+		if (started)
+			RaftTransportPump(now_ms(), true);
 
 		if (!geoshard_raft_enabled)
 		{
@@ -1517,7 +1604,7 @@ GeoshardRaftMain(Datum main_arg)
 		maybe_take_snapshot();
 		if (announce_at != 0 && now_ms() >= announce_at)
 			announce_commit();
-		RaftTransportPump(now_ms());
+		RaftTransportPump(now_ms(), false);
 		publish_status();
 		MemoryContextReset(loop_cxt);
 	}

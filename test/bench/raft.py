@@ -227,7 +227,9 @@ def setup():
                 " GRANT USAGE ON SCHEMA geoshard TO geoshard_raft;"
                 " GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;"
                 " DO $$ BEGIN IF to_regprocedure('geoshard.raft_forward(bytea)') IS NOT NULL THEN"
-                " GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft; END IF; END $$")
+                " GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft; END IF;"
+                " IF to_regprocedure('geoshard.raft_exchange(bytea)') IS NOT NULL THEN"
+                " GRANT EXECUTE ON FUNCTION geoshard.raft_exchange(bytea) TO geoshard_raft; END IF; END $$")
     cluster_id = nodes[0].query("SELECT geoshard.raft_bootstrap('n1', %s)", (nodes[0].conninfo,))[0][0]
     raft_leader(nodes[:1])
     for n in nodes[1:]:

@@ -86,7 +86,8 @@ CONF
 	          GRANT USAGE ON SCHEMA geoshard TO geoshard_raft;
 	          GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;
 	          -- followers forward proposals to the leader through raft_forward, where it exists
-	          DO \$\$ BEGIN IF to_regprocedure('geoshard.raft_forward(bytea)') IS NOT NULL THEN GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft; END IF; END \$\$;" >/dev/null
+	          DO \$\$ BEGIN IF to_regprocedure('geoshard.raft_forward(bytea)') IS NOT NULL THEN GRANT EXECUTE ON FUNCTION geoshard.raft_forward(bytea) TO geoshard_raft; END IF; END \$\$;
+	          GRANT EXECUTE ON FUNCTION geoshard.raft_exchange(bytea) TO geoshard_raft;" >/dev/null
 done
 
 echo

@@ -67,6 +67,7 @@ foreach my $n ($node, $node2)
 		CREATE ROLE geoshard_raft LOGIN;
 		GRANT USAGE ON SCHEMA geoshard TO geoshard_raft;
 		GRANT EXECUTE ON FUNCTION geoshard.raft_receive(bytea) TO geoshard_raft;
+		GRANT EXECUTE ON FUNCTION geoshard.raft_exchange(bytea) TO geoshard_raft;
 	});
 	$conninfo{$n->name} = 'host=' . $n->host . ' port=' . $n->port . ' dbname=postgres user=geoshard_raft';
 }
