@@ -14,7 +14,7 @@ EXTENSION = geoshard geoshard_postgis
 # under development, when it is not released yet, is built from the per-area
 # SQL files below; when it is, those files must still build its frozen script.
 EXTVERSION = 0.6
-RELEASES = 0.1 0.2 0.3 0.4 0.5
+RELEASES = 0.1 0.2 0.3 0.4 0.5 0.6
 POSTGIS_VERSION = 0.2
 POSTGIS_RELEASES = 0.2
 
