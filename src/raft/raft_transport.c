@@ -75,7 +75,7 @@ typedef struct Peer
 	bool		flushing;		/* BUSY: the query is not all written yet */
 	bool		preparing;		/* BUSY: the call is the new connection's PREPARE */
 	bool		exchange;		/* the connection calls raft_exchange, not raft_receive */
-	bool		exchange_refused;	/* logged that the peer refuses raft_exchange */
+	bool		refusal_logged; /* logged that the peer refuses raft_exchange */
 	/* BUSY: what the call's results said so far (they may come in several reads) */
 	bool		prepare_again;	/* raft_exchange refused: prepare raft_receive */
 	char		prepare_error[RAFT_ERROR_BYTES];	/* the PREPARE failed */
@@ -577,12 +577,12 @@ exchange_refused(Peer *p, PGresult *res)
 	if (!p->exchange || state == NULL ||
 		(strcmp(state, "42883") != 0 && strcmp(state, "42501") != 0))
 		return false;
-	if (!p->exchange_refused)
+	if (!p->refusal_logged)
 		ereport(LOG,
 				(errmsg("geoshard raft calls raft_receive on node %llu: it refuses raft_exchange: %s",
 						(unsigned long long) p->id, PQresultErrorMessage(res)),
 				 errhint("Update the extension there (ALTER EXTENSION geoshard UPDATE) and grant EXECUTE on geoshard.raft_exchange(bytea) to the role the peers connect as; each round trip then takes one call instead of two.")));
-	p->exchange_refused = true;
+	p->refusal_logged = true;
 	p->exchange = false;
 	return true;
 }
@@ -738,9 +738,10 @@ RaftTransportPump(uint64 now, bool read)
 				}
 				p->flushing = rc == 1;
 			}
+			/* without read, an answer may be waiting unread: no deadline */
 			if (read && !read_results(p, now))
 				continue;
-			if (p->state == PEER_BUSY && now >= p->deadline)
+			if (read && p->state == PEER_BUSY && now >= p->deadline)
 			{
 				disconnect(p, now, "raft_receive call timed out");
 				continue;

@@ -30,7 +30,7 @@
  * InstallSnapshot, installs it (tables, snapshot, applied index and an empty
  * log in one transaction) and reports RAFT_PERSISTED_SNAPSHOT.  The applied
  * index is never behind the snapshot.  Its
- * loop waits on its latch (raft_receive and proposing backends set it), the
+ * loop waits on its latch (raft_exchange, raft_receive and proposing backends set it), the
  * peers' sockets and libraft's next timeout.  Never inside a transaction is
  * raft_step called: every unit of database work is opened and closed around
  * one update.

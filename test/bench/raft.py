@@ -26,7 +26,8 @@
 #    first write the new leader accepts.  geoshard: a client per survivor,
 #    connected in advance, proposes in a loop (a follower that knows no
 #    leader refuses at once, 55000; one that still forwards to the stopped
-#    leader fails, 08001; geoshard.raft_propose_timeout_ms = 100, 57014).  etcd: a client per
+#    leader fails, 08001, or 08006 when the leader stopped during the
+#    forwarded call; geoshard.raft_propose_timeout_ms = 100, 57014).  etcd: a client per
 #    survivor polls its Status (100 ms deadline) until the survivor leads in
 #    a later term, then puts there.  The stopped member is restarted and the
 #    group settles before the next trial.
@@ -331,7 +332,7 @@ def raft_failover(trial):
                 c.cursor().execute("SELECT geoshard.raft_set_setting('bench.failover', %s)", (str(trial),))
                 return time.perf_counter()
             except psycopg2.Error as e:
-                if e.pgcode not in ("55000", "57014", "08001"):
+                if e.pgcode not in ("55000", "57014", "08001", "08006"):
                     raise
                 time.sleep(0.001)
                 return None
