@@ -12,7 +12,9 @@
  * raft_forward there, which proposes as above and answers with the entry's
  * index and the error its apply raised, if any; the follower then waits
  * until its own worker applied that index (read-your-writes on the node
- * that was called) and returns, or raises that same error.
+ * that was called) and returns, or raises that same error.  The connection
+ * is kept for the backend's next forward to the same leader, for a second
+ * (kept_connection below).
  *
  * Nothing is proposed twice behind the caller's back: a forward is retried
  * (until the deadline) only when the leader certainly did not take it (no
@@ -21,6 +23,8 @@
  * have committed (docs/raft.md).
  */
 #include "postgres.h"
+
+#include <sys/socket.h>
 
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
@@ -372,6 +376,91 @@ leader_conninfo(uint64 leader)
 	return conninfo;
 }
 
+/*
+ * The connection of this backend's last forward, kept for its next one to
+ * the same leader: a new connection costs the leader a backend's start
+ * (1-21 ms on the development machines), more than the proposal itself.  It
+ * is kept for RAFT_FORWARD_KEEP_MS after its last answer only, and used
+ * again only if it shows no sign of having closed: a leader that vanished
+ * without closing it (a host down, a partition) turns a clean "could not
+ * reach the leader" (nothing proposed) into "lost the answer" (outcome
+ * unknown), so the window for that stays short.
+ */
+#define RAFT_FORWARD_KEEP_MS	1000
+
+static PGconn *kept_conn = NULL;
+static uint64 kept_leader = 0;
+static char *kept_conninfo = NULL;
+static TimestampTz kept_at = 0;
+
+static void
+drop_kept(void)
+{
+	if (kept_conn)
+		PQfinish(kept_conn);
+	kept_conn = NULL;
+	if (kept_conninfo)
+		pfree(kept_conninfo);
+	kept_conninfo = NULL;
+}
+
+/* Is nothing, not even the end of the stream, waiting on this socket? */
+static bool
+socket_idle(pgsocket sock)
+{
+	char		c;
+	ssize_t		r = recv(sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* The kept connection, if it is to this leader, recent and open; else NULL. */
+static PGconn *
+kept_connection(uint64 leader, const char *conninfo)
+{
+	PGconn	   *conn = kept_conn;
+	PGresult   *res;
+
+	if (conn == NULL)
+		return NULL;
+	kept_conn = NULL;			/* the caller owns it now, or it is closed */
+	if (kept_leader != leader || strcmp(kept_conninfo, conninfo) != 0 ||
+		TimestampDifferenceExceeds(kept_at, GetCurrentTimestamp(), RAFT_FORWARD_KEEP_MS) ||
+		!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK || PQisBusy(conn))
+	{
+		PQfinish(conn);
+		return NULL;
+	}
+	/* anything the leader sent unasked (a FATAL before it closed) disqualifies it */
+	if ((res = PQgetResult(conn)) != NULL)
+	{
+		PQclear(res);
+		PQfinish(conn);
+		return NULL;
+	}
+
+	/*
+	 * libpq takes an error sent while idle for a notice and keeps the
+	 * connection "OK": only the socket tells that the leader closed it.
+	 */
+	if (!socket_idle(PQsocket(conn)))
+	{
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+static void
+keep_connection(PGconn *conn, uint64 leader, const char *conninfo)
+{
+	drop_kept();
+	kept_conn = conn;
+	kept_leader = leader;
+	kept_conninfo = MemoryContextStrdup(TopMemoryContext, conninfo);
+	kept_at = GetCurrentTimestamp();
+}
+
 /* Wait for the connection's socket, the latch or the deadline; false at the deadline. */
 static bool
 wait_socket(PGconn *conn, int events, TimestampTz deadline)
@@ -489,6 +578,7 @@ forward_once(uint64 leader, const ForwardRequest *req, TimestampTz deadline,
 	char		timeout[16];
 	StringInfoData payload;
 	PGconn	   *volatile conn = NULL;
+	volatile bool keep = false;
 	ForwardResult result = FORWARD_UNREACHABLE;
 
 	if (conninfo == NULL)
@@ -514,7 +604,11 @@ forward_once(uint64 leader, const ForwardRequest *req, TimestampTz deadline,
 		PGresult   *res;
 		bool		sent = false;
 
-		conn = PQconnectStartParams(keywords, values, 1);
+		conn = kept_connection(leader, conninfo);
+		if (conn != NULL)
+			poll = PGRES_POLLING_OK;
+		else
+			conn = PQconnectStartParams(keywords, values, 1);
 		if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
 			*why = pstrdup(conn ? PQerrorMessage(conn) : "out of memory");
 		else
@@ -593,11 +687,21 @@ forward_once(uint64 leader, const ForwardRequest *req, TimestampTz deadline,
 				result = FORWARD_DONE;
 			}
 			PQclear(res);
+			/* keep the connection once the call is over (not busy: no wait) */
+			if (!PQisBusy(conn))
+			{
+				res = PQgetResult(conn);
+				keep = res == NULL;
+				if (res)
+					PQclear(res);
+			}
 		}
 	}
 	PG_FINALLY();
 	{
-		if (conn != NULL)
+		if (conn != NULL && keep)
+			keep_connection(conn, leader, conninfo);
+		else if (conn != NULL)
 			PQfinish(conn);
 	}
 	PG_END_TRY();
