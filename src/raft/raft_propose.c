@@ -379,12 +379,14 @@ leader_conninfo(uint64 leader)
 /*
  * The connection of this backend's last forward, kept for its next one to
  * the same leader: a new connection costs the leader a backend's start
- * (1-21 ms on the development machines), more than the proposal itself.  It
- * is kept for RAFT_FORWARD_KEEP_MS after its last answer only, and used
- * again only if it shows no sign of having closed: a leader that vanished
+ * (1-21 ms on the development machines), more than the proposal itself.
+ * It is used again within RAFT_FORWARD_KEEP_MS of its last answer only, and
+ * only while it shows no sign of having closed: a leader that vanished
  * without closing it (a host down, a partition) turns a clean "could not
  * reach the leader" (nothing proposed) into "lost the answer" (outcome
- * unknown), so the window for that stays short.
+ * unknown), so that window stays short.  It stays open until the next
+ * forward or the backend's end (docs/raft.md: count it in the leader's
+ * max_connections).
  */
 #define RAFT_FORWARD_KEEP_MS	1000
 
