@@ -136,14 +136,14 @@ release_slot(int slot, uint32 gen)
 	bytea	   *answer = NULL;
 
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-	if (s->gen == gen && s->state == RAFT_REPLY_READY)
-	{
-		answer = (bytea *) palloc(VARHDRSZ + s->len);
-		SET_VARSIZE(answer, VARHDRSZ + s->len);
-		memcpy(VARDATA(answer), s->data, s->len);
-	}
 	if (s->gen == gen)
 	{
+		if (s->state == RAFT_REPLY_READY)
+		{
+			answer = (bytea *) palloc(VARHDRSZ + s->len);
+			SET_VARSIZE(answer, VARHDRSZ + s->len);
+			memcpy(VARDATA(answer), s->data, s->len);
+		}
 		s->state = RAFT_REPLY_FREE;
 		s->latch = NULL;
 	}

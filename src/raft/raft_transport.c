@@ -540,17 +540,18 @@ keep_answer(Peer *p, const char *data, int len)
 	RaftEnvelope env;
 	RaftInboxRecord rec;
 	char		error[128];
+	bool		ok;
 
 	if (len == 0)
 		return;
-	if (!RaftBatchCheck(data, len, &env, error, sizeof(error)))
-		;
-	else if (memcmp(env.cluster_id.data, cluster.data, UUID_LEN) != 0 ||
-			 env.from != p->id || env.to != self_id)
+	ok = RaftBatchCheck(data, len, &env, error, sizeof(error));
+	if (ok && (memcmp(env.cluster_id.data, cluster.data, UUID_LEN) != 0 ||
+			   env.from != p->id || env.to != self_id))
+	{
 		strlcpy(error, "not from that node of our group to this node", sizeof(error));
-	else
-		error[0] = '\0';
-	if (error[0] != '\0')
+		ok = false;
+	}
+	if (!ok)
 	{
 		ereport(LOG,
 				(errmsg("geoshard raft dropped an invalid answer from node %llu: %s",
@@ -621,12 +622,13 @@ read_results(Peer *p, uint64 now)
 		}
 		if (p->preparing)
 		{
-			if (PQresultStatus(res) == PGRES_COMMAND_OK)
-				;
-			else if (exchange_refused(p, res))
-				p->prepare_again = true;
-			else if (p->prepare_error[0] == '\0')
-				strlcpy(p->prepare_error, PQresultErrorMessage(res), RAFT_ERROR_BYTES);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			{
+				if (exchange_refused(p, res))
+					p->prepare_again = true;
+				else if (p->prepare_error[0] == '\0')
+					strlcpy(p->prepare_error, PQresultErrorMessage(res), RAFT_ERROR_BYTES);
+			}
 		}
 		else if (PQresultStatus(res) != PGRES_TUPLES_OK && exchange_refused(p, res))
 			p->prepare_again = true;	/* the batch is lost: Raft resends */

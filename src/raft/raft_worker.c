@@ -1033,7 +1033,7 @@ answer_exchange(const RaftInboxRecord *rec, uint64 from)
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
 	if (s->state == RAFT_REPLY_WAITING && s->gen == rec->gen)
 	{
-		s->len = from != 0 ? RaftTransportTakeOutbox(from, s->data, RAFT_REPLY_BYTES) : 0;
+		s->len = RaftTransportTakeOutbox(from, s->data, RAFT_REPLY_BYTES);	/* 0: none */
 		s->state = RAFT_REPLY_READY;
 		latch = s->latch;
 	}
