@@ -14,7 +14,8 @@
  *     update) leave before that transaction, so that the followers store
  *     them while the leader does: libraft counts the leader's own copy
  *     toward a majority only after RAFT_PERSISTED_ENTRIES;
- *  3. committed entries are applied in log order, each batch with its
+ *  3. committed entries are applied in log order, after the messages that
+ *     committed them are answered, each batch with its
  *     applied_index in the same transaction, so each applies exactly once;
  *     that transaction does not wait for its WAL flush: the entries are
  *     durable already, and an apply lost in a crash is redone at restart.
@@ -738,7 +739,6 @@ handle_update(struct raft_update *update)
 		notify_proposals();
 	}
 
-	apply_committed();
 	if (raft_state(&raft) == RAFT_LEADER)
 		arm_announce((update->flags & RAFT_UPDATE_COMMIT_INDEX) != 0);
 }
@@ -1590,6 +1590,13 @@ GeoshardRaftMain(Datum main_arg)
 		}
 
 		drain_inbox();
+		/*
+		 * Committed entries are applied here, not in handle_update: a
+		 * follower learns the commit index with the next entries, and its
+		 * acknowledgement of those then leaves (drain_inbox answers each
+		 * raft_exchange) before it applies the previous ones.
+		 */
+		apply_committed();
 		take_proposals();
 		if (now_ms() >= raft_timeout(&raft))
 		{
@@ -1600,6 +1607,7 @@ GeoshardRaftMain(Datum main_arg)
 			if (step(&ev) != 0)
 				elog(ERROR, "raft timeout failed: %s", raft_errmsg(&raft));
 		}
+		apply_committed();	/* what proposals or the timeout committed */
 		notify_proposals();
 		maybe_take_snapshot();
 		if (announce_at != 0 && now_ms() >= announce_at)
