@@ -57,6 +57,7 @@ typedef struct ForwardRequest
 	int			op;				/* FORWARD_* */
 	RaftProposalKind kind;
 	uint64		node_id;
+	uint64		origin;			/* on the leader: the follower that forwarded it */
 	const char *data;			/* PROPOSE: the payload; ADD_NODE: the name */
 	uint32		len;
 	const char *conninfo;		/* ADD_NODE */
@@ -131,11 +132,13 @@ raise_not_taken(void)
 /*
  * Hand a proposal to this node's raft worker and wait until it is committed
  * and applied here (*index) or the worker says this node does not lead
- * (*leader: the leader it knows, 0 if none).  Other failures raise.
+ * (*leader: the leader it knows, 0 if none).  Other failures raise.  origin
+ * is the follower that forwarded it (0: made here), which waits to apply it
+ * too: the worker sends that follower the commit index at once.
  */
 static LocalResult
 propose_local(RaftProposalKind kind, uint64 node_id, const char *data, uint32 len,
-			  TimestampTz deadline, uint64 *index, uint64 *leader)
+			  uint64 origin, TimestampTz deadline, uint64 *index, uint64 *leader)
 {
 	RaftProposal *volatile slot = NULL;
 	RaftProposal result;
@@ -180,6 +183,7 @@ propose_local(RaftProposalKind kind, uint64 node_id, const char *data, uint32 le
 				slot->state = RAFT_SLOT_PENDING;
 				slot->kind = kind;
 				slot->node_id = node_id;
+				slot->origin = origin;
 				slot->latch = MyLatch;
 				slot->len = len;
 				memcpy(slot->data, data, len);
@@ -296,7 +300,7 @@ RaftProposeOnLeader(RaftProposalKind kind, uint64 node_id, const char *data, uin
 	uint64		index;
 	uint64		leader;
 
-	switch (propose_local(kind, node_id, data, len, deadline, &index, &leader))
+	switch (propose_local(kind, node_id, data, len, 0, deadline, &index, &leader))
 	{
 		case LOCAL_DONE:
 			break;
@@ -326,7 +330,8 @@ static LocalResult
 run_here(const ForwardRequest *req, TimestampTz deadline, uint64 *index, uint64 *leader)
 {
 	if (req->op == FORWARD_PROPOSE)
-		return propose_local(req->kind, req->node_id, req->data, req->len, deadline, index, leader);
+		return propose_local(req->kind, req->node_id, req->data, req->len, req->origin, deadline,
+							 index, leader);
 	if (!leading_here())
 	{
 		LWLockAcquire(raft_shared->lock, LW_SHARED);
@@ -815,7 +820,7 @@ propose_anywhere(const ForwardRequest *req)
 uint64
 RaftPropose(RaftProposalKind kind, uint64 node_id, const char *data, uint32 len)
 {
-	ForwardRequest req = {FORWARD_PROPOSE, kind, node_id, data, len, NULL};
+	ForwardRequest req = {FORWARD_PROPOSE, kind, node_id, 0, data, len, NULL};
 
 	return propose_anywhere(&req);
 }
@@ -830,7 +835,7 @@ RaftProposeCommand(const char *data, uint32 len)
 uint64
 RaftProposeAddNode(uint64 id, const char *name, const char *conninfo)
 {
-	ForwardRequest req = {FORWARD_ADD_NODE, RAFT_PROPOSE_ADD, id, name, (uint32) strlen(name), conninfo};
+	ForwardRequest req = {FORWARD_ADD_NODE, RAFT_PROPOSE_ADD, id, 0, name, (uint32) strlen(name), conninfo};
 
 	return propose_anywhere(&req);
 }
@@ -909,9 +914,9 @@ raft_forward(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid raft forward request: unrecognized format")));
 	pq_copymsgbytes(&msg, (char *) cluster_id.data, UUID_LEN);
-	(void) pq_getmsgint64(&msg);	/* the follower's node id */
-	timeout_ms = pq_getmsgint(&msg, 4);
 	memset(&req, 0, sizeof(req));
+	req.origin = (uint64) pq_getmsgint64(&msg);	/* the follower's node id */
+	timeout_ms = pq_getmsgint(&msg, 4);
 	req.op = pq_getmsgbyte(&msg);
 	req.kind = (RaftProposalKind) pq_getmsgbyte(&msg);
 	req.node_id = (uint64) pq_getmsgint64(&msg);

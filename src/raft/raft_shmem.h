@@ -50,6 +50,7 @@ typedef struct RaftProposal
 	bool		abandoned;		/* the backend gave up: the worker frees it */
 	Latch	   *latch;			/* the proposing backend's */
 	uint64		node_id;
+	uint64		origin;			/* the follower that forwarded it; 0: made here */
 	uint64		index;			/* SUBMITTED, DONE: the entry */
 	uint64		term;
 	uint64		leader;			/* FAILED: the leader we know, 0 if none */

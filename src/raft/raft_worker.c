@@ -569,11 +569,64 @@ queue_messages(struct raft_update *update)
  * sent that commit index yet, in a heartbeat of its own making (valid Raft:
  * this term, an entry the follower has, at its match index with our term
  * for it, and our commit index).  The delay leaves the announcing to the
- * next proposal's AppendEntries while proposals keep coming.
+ * next proposal's AppendEntries while proposals keep coming.  But a
+ * follower that forwarded a committed entry is told at once: its caller
+ * waits until that follower applied it.
  */
 #define RAFT_ANNOUNCE_DELAY_MS 2
 
 static uint64 announce_at = 0;	/* ms; 0: nothing to announce */
+
+/*
+ * Entries followers forwarded (a proposal slot's origin), until the
+ * follower was sent a commit index that covers the entry; when all are
+ * taken, the lowest entry makes room.
+ */
+typedef struct ForwardedEntry
+{
+	uint64		node;			/* 0: unused */
+	uint64		index;
+} ForwardedEntry;
+
+static ForwardedEntry forwarded[RAFT_PROPOSAL_SLOTS];
+
+static bool
+forward_pending(const ForwardedEntry *f)
+{
+	return f->node != 0 && RaftTransportCommitSent(f->node) < f->index;
+}
+
+static void
+remember_forwarded(uint64 node, uint64 index)
+{
+	int			room = 0;
+
+	for (int i = 0; i < RAFT_PROPOSAL_SLOTS; i++)
+	{
+		if (!forward_pending(&forwarded[i]))
+		{
+			room = i;
+			break;
+		}
+		if (forwarded[i].index < forwarded[room].index)
+			room = i;
+	}
+	forwarded[room].node = node;
+	forwarded[room].index = index;
+}
+
+/* Does node wait for the commit index of an entry it forwarded? */
+static bool
+forwarder_waits(uint64 node)
+{
+	uint64		commit = raft_commit_index(&raft);
+
+	for (int i = 0; i < RAFT_PROPOSAL_SLOTS; i++)
+		if (forwarded[i].node == node && forwarded[i].index <= commit &&
+			forward_pending(&forwarded[i]))
+			return true;
+	return false;
+}
 
 static bool
 needs_commit(const struct raft_server *s, raft_index *match)
@@ -591,6 +644,16 @@ arm_announce(bool commit_moved)
 {
 	raft_index	match;
 
+	for (unsigned i = 0; i < raft.configuration.n; i++)
+	{
+		const struct raft_server *s = &raft.configuration.servers[i];
+
+		if (needs_commit(s, &match) && forwarder_waits(s->id))
+		{
+			announce_at = now_ms();
+			return;
+		}
+	}
 	if (commit_moved)
 	{
 		announce_at = now_ms() + RAFT_ANNOUNCE_DELAY_MS;
@@ -1294,6 +1357,8 @@ submit_commands(int *slots, char **datas, uint32 *lens, int n)
 		{
 			p->index = index + k;
 			p->term = term;
+			if (p->origin != 0)
+				remember_forwarded(p->origin, p->index);
 		}
 	}
 	LWLockRelease(raft_shared->lock);
@@ -1418,6 +1483,8 @@ take_proposals(void)
 			{
 				p->index = index;
 				p->term = term;
+				if (p->origin != 0)
+					remember_forwarded(p->origin, index);
 			}
 			LWLockRelease(raft_shared->lock);
 		}
@@ -1590,6 +1657,9 @@ GeoshardRaftMain(Datum main_arg)
 		}
 
 		drain_inbox();
+		/* a follower's forwarded entry committed: it learns so before we apply */
+		if (announce_at != 0 && now_ms() >= announce_at)
+			announce_commit();
 		/*
 		 * Committed entries are applied here, not in handle_update: a
 		 * follower learns the commit index with the next entries, and its
