@@ -37,7 +37,6 @@ conninfo() { echo "host=127.0.0.1 port=$(port "$1") dbname=postgres user=geoshar
 sql() { "${RUNAS[@]}" "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$DIR" -p "$(port "$1")" -U postgres -d postgres -c "$2"; }
 show() { "${RUNAS[@]}" "$PGBIN/psql" -X -q -h "$DIR" -p "$(port "$1")" -U postgres -d postgres -c "$2"; }
 now() { date +%s.%N; }
-since() { printf '%.2f s' "$(echo "$(now) - $1" | bc)"; }
 # the node the given nodes agree leads, once they do (at most 30 s)
 leader_of() {
 	local i out leaders
@@ -118,14 +117,53 @@ done
 
 echo
 echo "== the leader, node $leader, is stopped (pg_ctl -m immediate)"
+survivors=$(for i in 1 2 3; do [ "$i" = "$leader" ] || echo "$i"; done | xargs)
+# Each survivor watches in a session of its own, opened beforehand (a new
+# psql costs tens of ms): the moment it knows another leader, then the moment
+# a proposal it makes commits (refused, or timed out after 100 ms, while there
+# is none).  It prints both as epoch seconds, and the new leader.
+watchers=()
+for i in $survivors; do
+	sql "$i" "SET geoshard.raft_propose_timeout_ms = 100;
+	          DO \$\$
+	          DECLARE
+	              deadline timestamptz := clock_timestamp() + interval '60 s';
+	              lead bigint;
+	              elected float8;
+	          BEGIN
+	              LOOP
+	                  SELECT CASE WHEN role = 'leader' THEN node ELSE leader END INTO lead FROM geoshard.raft_status;
+	                  EXIT WHEN lead IS NOT NULL AND lead <> $leader;
+	                  IF clock_timestamp() > deadline THEN RAISE 'no new leader within 60 s'; END IF;
+	                  PERFORM pg_sleep(0.002);
+	              END LOOP;
+	              elected := extract(epoch FROM clock_timestamp());
+	              LOOP
+	                  BEGIN
+	                      PERFORM geoshard.raft_set_setting('demo.leader', format('node %s', lead));
+	                      EXIT;
+	                  EXCEPTION WHEN OTHERS THEN
+	                      IF clock_timestamp() > deadline THEN RAISE; END IF;
+	                      PERFORM pg_sleep(0.001);
+	                  END;
+	              END LOOP;
+	              PERFORM set_config('demo.takeover', format('%s|%s|%s', elected,
+	                                 extract(epoch FROM clock_timestamp()), lead), false);
+	          END \$\$;
+	          SELECT current_setting('demo.takeover')" >"$DIR/takeover$i" &
+	watchers+=($!)
+done
+sleep 1		# the watchers are connected and looking
 t0=$(now)
 "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DIR/n$leader" -m immediate -w stop >/dev/null
-survivors=$(for i in 1 2 3; do [ "$i" = "$leader" ] || echo "$i"; done | xargs)
-# shellcheck disable=SC2086
-new=$(leader_of $survivors)
-elected=$(since "$t0")
-sql "$new" "SELECT geoshard.raft_set_setting('demo.leader', 'node $new')" >/dev/null
-echo "node $new leads after $elected, and commits its first entry after $(since "$t0")"
+for pid in "${watchers[@]}"; do
+	wait "$pid" || { echo "geoshard demo: no new raft leader took over" >&2; exit 1; }
+done
+# the earliest of the survivors' observations
+read -r elected _ new < <(sort -t'|' -k1,1n "$DIR"/takeover* | head -n 1 | tr '|' ' ')
+committed=$(sort -t'|' -k2,2n "$DIR"/takeover* | head -n 1 | cut -d'|' -f2)
+printf 'node %s leads after %.2f s, and commits its first entry after %.2f s\n' \
+	"$new" "$(echo "$elected - $t0" | bc)" "$(echo "$committed - $t0" | bc)"
 for i in $survivors; do
 	sql "$i" "SELECT format('node %s: %s in term %s, leader %s', node, role, term, leader) FROM geoshard.raft_status"
 done
