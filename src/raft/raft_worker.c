@@ -570,17 +570,18 @@ queue_messages(struct raft_update *update)
  * this term, an entry the follower has, at its match index with our term
  * for it, and our commit index).  The delay leaves the announcing to the
  * next proposal's AppendEntries while proposals keep coming.  But a
- * follower that forwarded a committed entry is told at once: its caller
- * waits until that follower applied it.
+ * follower that forwarded a committed entry is told at once, and alone:
+ * its caller waits until that follower applied it.
  */
 #define RAFT_ANNOUNCE_DELAY_MS 2
 
 static uint64 announce_at = 0;	/* ms; 0: nothing to announce */
+static bool announce_to_forwarders = false;
 
 /*
- * Entries followers forwarded (a proposal slot's origin), until the
- * follower was sent a commit index that covers the entry; when all are
- * taken, the lowest entry makes room.
+ * Entries followers forwarded (a proposal slot's origin), while a leader,
+ * until the follower was sent a commit index that covers the entry; when all
+ * are taken, the lowest entry makes room.
  */
 typedef struct ForwardedEntry
 {
@@ -591,9 +592,30 @@ typedef struct ForwardedEntry
 static ForwardedEntry forwarded[RAFT_PROPOSAL_SLOTS];
 
 static bool
-forward_pending(const ForwardedEntry *f)
+in_configuration(uint64 node)
 {
-	return f->node != 0 && RaftTransportCommitSent(f->node) < f->index;
+	for (unsigned i = 0; i < raft.configuration.n; i++)
+		if (raft.configuration.servers[i].id == node)
+			return true;
+	return false;
+}
+
+/*
+ * Forget entries the follower was sent a commit index for, and those of a
+ * node not in the group: once forgotten, a reconnection (which sends the
+ * commit index again) cannot bring them back.
+ */
+static void
+sweep_forwarded(void)
+{
+	for (int i = 0; i < RAFT_PROPOSAL_SLOTS; i++)
+	{
+		ForwardedEntry *f = &forwarded[i];
+
+		if (f->node != 0 &&
+			(RaftTransportCommitSent(f->node) >= f->index || !in_configuration(f->node)))
+			f->node = 0;
+	}
 }
 
 static void
@@ -601,9 +623,10 @@ remember_forwarded(uint64 node, uint64 index)
 {
 	int			room = 0;
 
+	sweep_forwarded();
 	for (int i = 0; i < RAFT_PROPOSAL_SLOTS; i++)
 	{
-		if (!forward_pending(&forwarded[i]))
+		if (forwarded[i].node == 0)
 		{
 			room = i;
 			break;
@@ -623,7 +646,7 @@ forwarder_waits(uint64 node)
 
 	for (int i = 0; i < RAFT_PROPOSAL_SLOTS; i++)
 		if (forwarded[i].node == node && forwarded[i].index <= commit &&
-			forward_pending(&forwarded[i]))
+			RaftTransportCommitSent(node) < forwarded[i].index)
 			return true;
 	return false;
 }
@@ -638,21 +661,19 @@ needs_commit(const struct raft_server *s, raft_index *match)
 		term_at(*match) != 0 && RaftTransportCommitSent(s->id) < commit;
 }
 
-/* After each update of a leader: (re)arm the announcement when needed. */
+/* After each update of a leader: (re)arm the announcements when needed. */
 static void
 arm_announce(bool commit_moved)
 {
 	raft_index	match;
 
+	sweep_forwarded();
 	for (unsigned i = 0; i < raft.configuration.n; i++)
 	{
 		const struct raft_server *s = &raft.configuration.servers[i];
 
 		if (needs_commit(s, &match) && forwarder_waits(s->id))
-		{
-			announce_at = now_ms();
-			return;
-		}
+			announce_to_forwarders = true;
 	}
 	if (commit_moved)
 	{
@@ -669,12 +690,12 @@ arm_announce(bool commit_moved)
 		}
 }
 
+/* Send the commit index to the followers that need it (forwarders_only: to those waiting for it). */
 static void
-announce_commit(void)
+announce_commit(bool forwarders_only)
 {
 	bool		queued = false;
 
-	announce_at = 0;
 	if (raft_state(&raft) != RAFT_LEADER)
 		return;
 	for (unsigned i = 0; i < raft.configuration.n; i++)
@@ -683,7 +704,7 @@ announce_commit(void)
 		struct raft_message m;
 		raft_index	match;
 
-		if (!needs_commit(s, &match))
+		if (!needs_commit(s, &match) || (forwarders_only && !forwarder_waits(s->id)))
 			continue;
 		memset(&m, 0, sizeof(m));
 		m.type = RAFT_APPEND_ENTRIES;
@@ -698,6 +719,22 @@ announce_commit(void)
 	}
 	if (queued)
 		RaftTransportPump(now_ms(), false);
+}
+
+/* Make the announcements that are due. */
+static void
+announce_due(void)
+{
+	if (announce_to_forwarders)
+	{
+		announce_to_forwarders = false;
+		announce_commit(true);
+	}
+	if (announce_at != 0 && now_ms() >= announce_at)
+	{
+		announce_at = 0;
+		announce_commit(false);
+	}
 }
 
 /* Carry out one update of raft_step, in the order Raft's safety needs. */
@@ -769,6 +806,12 @@ handle_update(struct raft_update *update)
 						(unsigned long long) raft.id, raft_state_name(raft_state(&raft)),
 						(unsigned long long) raft_current_term(&raft))));
 		RaftTransportSync(&raft.configuration);
+		if (raft_state(&raft) != RAFT_LEADER)
+		{
+			/* the forwarders learn the commit index from the next leader */
+			memset(forwarded, 0, sizeof(forwarded));
+			announce_to_forwarders = false;
+		}
 	}
 
 	if (persisted > 0)
@@ -1105,6 +1148,17 @@ answer_exchange(const RaftInboxRecord *rec, uint64 from)
 		SetLatch(latch);
 }
 
+static bool
+carries_change(const struct raft_message *m)
+{
+	if (m->type != RAFT_APPEND_ENTRIES)
+		return false;
+	for (unsigned k = 0; k < m->append_entries.n_entries; k++)
+		if (m->append_entries.entries[k].type == RAFT_CHANGE)
+			return true;
+	return false;
+}
+
 /*
  * Step one batch from a peer; returns the sender, 0 for a batch dropped.
  * With hold, the messages for the sender stay queued (RaftTransportHold).
@@ -1135,6 +1189,13 @@ step_batch(const char *data, uint32 len, bool hold)
 			receive_chunk(env.from, m->server_address, &chunks[i]);
 		else
 		{
+			/*
+			 * libraft takes a committed configuration (apply_committed's
+			 * RAFT_CONFIGURATION) only while no later change is in its log:
+			 * before a batch's next change, apply what is committed.
+			 */
+			if (carries_change(m) && raft_commit_index(&raft) > applied)
+				apply_committed();
 			memset(&ev, 0, sizeof(ev));
 			ev.type = RAFT_RECEIVE;
 			ev.receive.message = m;
@@ -1625,6 +1686,8 @@ GeoshardRaftMain(Datum main_arg)
 			timeout = Min(timeout, RaftTransportNextWakeup(now));
 			if (announce_at != 0)
 				timeout = Min(timeout, announce_at > now ? (long) (announce_at - now) : 0);
+			if (announce_to_forwarders)
+				timeout = 0;
 			if (RaftTransportHasAnswers())
 				timeout = 0;
 		}
@@ -1658,8 +1721,7 @@ GeoshardRaftMain(Datum main_arg)
 
 		drain_inbox();
 		/* a follower's forwarded entry committed: it learns so before we apply */
-		if (announce_at != 0 && now_ms() >= announce_at)
-			announce_commit();
+		announce_due();
 		/*
 		 * Committed entries are applied here, not in handle_update: a
 		 * follower learns the commit index with the next entries, and its
@@ -1680,8 +1742,7 @@ GeoshardRaftMain(Datum main_arg)
 		apply_committed();	/* what proposals or the timeout committed */
 		notify_proposals();
 		maybe_take_snapshot();
-		if (announce_at != 0 && now_ms() >= announce_at)
-			announce_commit();
+		announce_due();
 		RaftTransportPump(now_ms(), false);
 		publish_status();
 		MemoryContextReset(loop_cxt);

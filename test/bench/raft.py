@@ -282,14 +282,22 @@ def latency():
         for cur in cursors:
             cur.execute(upsert, args)
         pending = {c.fileno(): c for c in majority}
+        writing = set()
         done = None
         while pending:
-            ready, _, _ = select.select(list(pending), [], [])
-            for fd in ready:
-                if pending[fd].poll() == psycopg2.extensions.POLL_OK:
+            ready, writable, _ = select.select([fd for fd in pending if fd not in writing], list(writing), [], 60)
+            if not ready and not writable:
+                raise RuntimeError("no answer to the floor's upsert within 60 s")
+            for fd in ready + writable:
+                state = pending[fd].poll()
+                writing.discard(fd)
+                if state == psycopg2.extensions.POLL_OK:
                     del pending[fd]
                     if len(pending) == 1:
                         done = time.perf_counter() - t
+                elif state == psycopg2.extensions.POLL_WRITE:
+                    writing.add(fd)
+        assert done is not None
         return done
 
     def one(system, i):
