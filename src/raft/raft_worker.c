@@ -690,7 +690,10 @@ arm_announce(bool commit_moved)
 		}
 }
 
-/* Send the commit index to the followers that need it (forwarders_only: to those waiting for it). */
+/*
+ * Send the commit index to the followers that need it; forwarders_only: to
+ * those of them that wait for an entry they forwarded.
+ */
 static void
 announce_commit(bool forwarders_only)
 {
