@@ -661,33 +661,29 @@ needs_commit(const struct raft_server *s, raft_index *match)
 		term_at(*match) != 0 && RaftTransportCommitSent(s->id) < commit;
 }
 
-/* After each update of a leader: (re)arm the announcements when needed. */
+/*
+ * After each update of a leader: (re)arm the announcements when needed; a
+ * moved commit index restarts the delay.
+ */
 static void
 arm_announce(bool commit_moved)
 {
-	raft_index	match;
+	bool		needed = false;
 
 	sweep_forwarded();
 	for (unsigned i = 0; i < raft.configuration.n; i++)
 	{
 		const struct raft_server *s = &raft.configuration.servers[i];
+		raft_index	match;
 
-		if (needs_commit(s, &match) && forwarder_waits(s->id))
+		if (!needs_commit(s, &match))
+			continue;
+		needed = true;
+		if (forwarder_waits(s->id))
 			announce_to_forwarders = true;
 	}
-	if (commit_moved)
-	{
+	if (commit_moved || (announce_at == 0 && needed))
 		announce_at = now_ms() + RAFT_ANNOUNCE_DELAY_MS;
-		return;
-	}
-	if (announce_at != 0)
-		return;
-	for (unsigned i = 0; i < raft.configuration.n; i++)
-		if (needs_commit(&raft.configuration.servers[i], &match))
-		{
-			announce_at = now_ms() + RAFT_ANNOUNCE_DELAY_MS;
-			return;
-		}
 }
 
 /*
