@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # test/bench/raft.sh: the raft benchmark (make bench-raft): commit latency of
 # one proposal at a time on a three-node group beside a single node's
-# synchronous commit and a three-member etcd cluster; leader stopped -> first
+# synchronous commit, a three-member etcd cluster, and two floors that any
+# majority commit over this machine's disk and over libpq pays (the disk's: a
+# plain upsert on three nodes until two returned; the transport's: a plain
+# upsert relayed by one node to the two others); leader stopped -> first
 # write accepted by the new leader, beside etcd at the same heartbeat and
 # election timeout; throughput with 1, 16 and 64 concurrent proposers.  The
 # method is in test/bench/raft.py; the summary also goes to
