@@ -292,6 +292,7 @@ def latency():
     etcd_lead, _ = etcd_leader()
     etcd_client = etcd_lead.client(5)
     upsert = "INSERT INTO bench_kv (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    propose = "SELECT geoshard.raft_set_setting(%s, %s)"
     relay = nodes[0].connect()
     for name, n in (("near", nodes[1]), ("far", nodes[2])):
         relay.cursor().execute("SELECT dblink_connect(%s, %s)", (name, "host=127.0.0.1 port=%d dbname=postgres" % n.port))
@@ -335,8 +336,7 @@ def latency():
         if system == "majority":
             return two_of_three(args)
         cur = conns[system].cursor()
-        sql = {"geoshard": "SELECT geoshard.raft_set_setting(%s, %s)", "follower": "SELECT geoshard.raft_set_setting(%s, %s)",
-               "relay": "CALL bench_relay(%s, %s)"}.get(system, upsert)
+        sql = {"geoshard": propose, "follower": propose, "relay": "CALL bench_relay(%s, %s)"}.get(system, upsert)
         t = time.perf_counter()
         cur.execute(sql, args)
         cur.fetchall() if cur.description else None
